@@ -1,0 +1,557 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The connection state machine (see conn.h for the states).
+ *
+ * conn_run() is the one place a connection makes progress. It loops over three steps
+ * until the socket would block or the connection used its turn's budget:
+ *   1. answer every complete request already in the read buffer (pipelining), appending
+ *      the responses to the output buffer, until a file range is queued or the batch is
+ *      large;
+ *   2. send the output (one send for the whole batch, then sendfile for a file range);
+ *   3. read more.
+ * Sockets are registered once, edge-triggered for both directions, so the loop remembers
+ * readiness in `readable` / `writable` and never calls epoll_ctl again.
+ */
+#include "core/conn.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/server.h"
+#include "core/transport.h"
+#include "core/worker.h"
+#include "handlers/router.h"
+
+enum {
+    BATCH_BYTES = 64 * 1024,   /* stop answering pipelined requests past this much output */
+    RUN_BUDGET = 64,           /* responses and reads per turn before others get theirs */
+    SENDFILE_CHUNK = 1 << 20,  /* bytes per sendfile call */
+    LINGER_MS = 2000,          /* how long a rejected client may keep sending */
+    LINGER_BYTES = 256 * 1024, /* … and how much */
+    OUT_MAX_BYTES = 64 << 20,  /* the output buffer never grows past this */
+#ifdef MICA_SMALL_BUFFERS
+    /* Sanitizer builds: tiny thresholds so the growth and sendfile paths run in tests. */
+    SMALL_FILE_BYTES = 512,
+    OUT_INITIAL_BYTES = 256,
+#else
+    OUT_INITIAL_BYTES = 1 << 30, /* the whole block */
+    SMALL_FILE_BYTES = 16 * 1024, /* smaller files are read into the output buffer */
+#endif
+};
+
+enum step { STEP_ANSWERED, STEP_NEED_MORE, STEP_STOP };
+
+static const struct config *conn_cfg(const struct conn *c)
+{
+    return c->w->srv->cfg;
+}
+
+static bool conn_has_output(const struct conn *c)
+{
+    return c->out_sent < c->out.len || c->file_left > 0;
+}
+
+/* --- buffers --------------------------------------------------------------------------- */
+
+static bool conn_get_rbuf(struct conn *c)
+{
+    if (c->rbuf)
+        return true;
+    c->rbuf = pool_get(&c->w->block_pool);
+    c->rlen = c->rpos = 0;
+    c->scan = 0;
+    return c->rbuf != NULL;
+}
+
+static void conn_init_out(struct conn *c)
+{
+    size_t cap = c->w->block_bytes < OUT_INITIAL_BYTES ? c->w->block_bytes : OUT_INITIAL_BYTES;
+    buf_init(&c->out, c->out_block, cap, OUT_MAX_BYTES);
+    c->out_sent = 0;
+}
+
+static bool conn_get_out(struct conn *c)
+{
+    if (c->out_block)
+        return true;
+    c->out_block = pool_get(&c->w->block_pool);
+    if (!c->out_block)
+        return false;
+    conn_init_out(c);
+    return true;
+}
+
+/* After a flush: forget the sent bytes, and leave the heap if a big body took us there. */
+static void conn_reset_out(struct conn *c)
+{
+    if (c->out.is_heap) {
+        buf_free(&c->out);
+        conn_init_out(c);
+    }
+    buf_reset(&c->out);
+    c->out_sent = 0;
+}
+
+/* An idle connection gives its buffers back, so it costs only its struct. */
+static void conn_release_buffers(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->rbuf && c->rpos == c->rlen) {
+        pool_put(&w->block_pool, c->rbuf);
+        c->rbuf = NULL;
+        c->rlen = c->rpos = 0;
+    }
+    if (c->out_block && !conn_has_output(c)) {
+        if (c->out.is_heap)
+            buf_free(&c->out);
+        pool_put(&w->block_pool, c->out_block);
+        c->out_block = NULL;
+        buf_init(&c->out, NULL, 0, 0);
+        c->out_sent = 0;
+    }
+}
+
+/* --- opening and closing ---------------------------------------------------------------- */
+
+bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
+{
+    struct conn *c = pool_get(&w->conn_pool);
+    if (!c) {
+        close(fd);
+        return false;
+    }
+    memset(c, 0, sizeof(*c));
+    c->kind = EV_CONN;
+    c->state = CONN_HEAD;
+    c->keep_alive = true;
+    c->writable = true;
+    c->is_fresh = true;
+    c->fd = fd;
+    c->w = w;
+    c->file_fd = -1;
+    timer_init(&c->timer);
+    if (peer->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)peer;
+        c->peer = s6->sin6_addr;
+        c->peer_port = ntohs(s6->sin6_port);
+    } else if (peer->sa_family == AF_INET) {
+        const struct sockaddr_in *s4 = (const struct sockaddr_in *)peer;
+        c->peer.s6_addr[10] = c->peer.s6_addr[11] = 0xff;
+        memcpy(&c->peer.s6_addr[12], &s4->sin_addr, 4);
+        c->peer_port = ntohs(s4->sin_port);
+    }
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_error("epoll_ctl: %s", strerror(errno));
+        close(fd);
+        pool_put(&w->conn_pool, c);
+        return false;
+    }
+    w->n_conns++;
+    stats_add(&w->stats->connections_accepted, 1);
+    stats_add(&w->stats->connections_active, 1);
+    /* The first request's head must arrive within header_timeout_s of the accept. */
+    timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer, w->now_ms + (uint64_t)conn_cfg(c)->header_timeout_s * 1000);
+    return true;
+}
+
+void conn_close(struct conn *c)
+{
+    struct worker *w = c->w;
+    timer_cancel(&c->timer);
+    if (c->is_ready) {
+        struct conn **p = &w->ready;
+        while (*p != c)
+            p = &(*p)->ready_next;
+        *p = c->ready_next;
+        c->is_ready = false;
+    }
+    if (c->file_fd >= 0)
+        close(c->file_fd);
+    c->file_left = 0;
+    c->rpos = c->rlen; /* nothing buffered matters any more */
+    c->out_sent = c->out.len;
+    conn_release_buffers(c);
+    /* close() also removes the socket from epoll: it is the only reference. */
+    close(c->fd);
+    w->n_conns--;
+    stats_sub(&w->stats->connections_active, 1);
+    server_release(w->srv);
+    pool_put(&w->conn_pool, c);
+}
+
+void conn_peer_text(const struct conn *c, char *out)
+{
+    if (IN6_IS_ADDR_V4MAPPED(&c->peer))
+        inet_ntop(AF_INET, &c->peer.s6_addr[12], out, INET6_ADDRSTRLEN);
+    else
+        inet_ntop(AF_INET6, &c->peer, out, INET6_ADDRSTRLEN);
+}
+
+/* --- responses -------------------------------------------------------------------------- */
+
+/* Reads a small file body straight into the output buffer, so it leaves with the head. */
+static bool conn_read_file(struct conn *c, const struct response *resp)
+{
+    size_t len = (size_t)resp->body_length;
+    if (!buf_reserve(&c->out, len))
+        return false;
+    size_t got = 0;
+    while (got < len) {
+        ssize_t n = pread(resp->file_fd, c->out.data + c->out.len + got, len - got,
+                          (off_t)(resp->file_offset + got));
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false; /* shrank or failed under us: no consistent body to send */
+        got += (size_t)n;
+    }
+    c->out.len += len;
+    return true;
+}
+
+/*
+ * Appends resp to the output queue: the head, then the body unless head_only. A file body
+ * is read into the buffer when small, else queued for sendfile (the queue takes its fd).
+ * False when it cannot be queued (out of memory, a file that shrank): the caller stops
+ * taking requests, earlier responses are still sent, and the connection then closes.
+ */
+static bool conn_queue(struct conn *c, struct response *resp, bool head_only, bool http10)
+{
+    struct worker *w = c->w;
+    if (!conn_get_out(c)) {
+        response_drop_file(resp);
+        return false;
+    }
+    size_t mark = c->out.len;
+    if (!response_write_head(&c->out, resp, w->date, c->keep_alive, http10))
+        goto fail;
+    uint64_t body_bytes = 0;
+    if (!head_only && resp->body_kind == BODY_MEM) {
+        if (!buf_append_slice(&c->out, resp->body))
+            goto fail;
+        body_bytes = resp->body.len;
+    } else if (!head_only && resp->body_kind == BODY_FILE) {
+        body_bytes = resp->body_length;
+        if (resp->body_length <= SMALL_FILE_BYTES) {
+            if (!conn_read_file(c, resp))
+                goto fail;
+        } else {
+            c->file_fd = resp->file_fd;
+            c->file_off = resp->file_offset;
+            c->file_left = resp->body_length;
+            resp->file_fd = -1;
+            resp->body_kind = BODY_NONE;
+        }
+    }
+    response_drop_file(resp);
+    stats_response(w->stats, resp->status, body_bytes);
+    return true;
+fail:
+    c->out.len = mark;
+    response_drop_file(resp);
+    return false;
+}
+
+/* Answers a request the parser rejected: the error page, then close (lingering). */
+static void conn_reject(struct conn *c, int status, const char *reason)
+{
+    struct worker *w = c->w;
+    uint64_t suppressed;
+    if (log_enabled(LOG_INFO) && log_limit_allow(&w->reject_limit, (uint64_t)w->now_s, &suppressed)) {
+        char peer[INET6_ADDRSTRLEN];
+        conn_peer_text(c, peer);
+        log_info("%s: %d %s%s", peer, status, reason,
+                 suppressed ? " (and more rejections not logged)" : "");
+    }
+    struct response *resp = &w->resp;
+    response_init(resp, w->resp_headers, sizeof(w->resp_headers));
+    response_error(resp, status);
+    c->keep_alive = false;
+    c->state = CONN_LINGER;
+    conn_queue(c, resp, false, false);
+}
+
+/* Routes a complete request and queues its response. */
+static void conn_answer(struct conn *c, const struct request *req)
+{
+    struct worker *w = c->w;
+    const struct config *cfg = conn_cfg(c);
+    struct response *resp = &w->resp;
+    response_init(resp, w->resp_headers, sizeof(w->resp_headers));
+    buf_reset(&w->scratch);
+    w->env.now_ms = w->now_ms;
+    w->env.now = w->now_s;
+
+    bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
+    if (req->has_content_length && req->content_length > cfg->max_body_bytes) {
+        response_error(resp, 413);
+        resp->close = true;
+    } else {
+        router_dispatch(&w->env, req, resp);
+    }
+
+    c->keep_alive = req->keep_alive && !resp->close && !w->stopping;
+    if (has_body) {
+        if (req->chunked || !c->keep_alive) {
+            /* A body we will not read must not be taken for the next request: close, after
+             * draining what the client sends meanwhile. Chunked bodies: issue #3. */
+            c->keep_alive = false;
+            c->state = CONN_LINGER;
+        } else {
+            c->body_left = req->content_length;
+            c->state = CONN_BODY;
+        }
+    }
+    if (!conn_queue(c, resp, req->method == HTTP_HEAD, req->version_minor == 0))
+        c->keep_alive = false;
+}
+
+/* Takes the next request from the read buffer, or discards body bytes ahead of it. */
+static enum step conn_next_request(struct conn *c)
+{
+    struct worker *w = c->w;
+    if (c->state == CONN_BODY) {
+        uint64_t avail = c->rlen - c->rpos;
+        uint64_t take = avail < c->body_left ? avail : c->body_left;
+        c->rpos += (uint32_t)take;
+        c->body_left -= take;
+        if (c->body_left > 0)
+            return STEP_NEED_MORE;
+        c->state = CONN_HEAD;
+        timer_cancel(&c->timer);
+    }
+    if (c->rpos == c->rlen)
+        return STEP_NEED_MORE;
+
+    struct request_error err;
+    enum request_status st = request_parse(c->rbuf + c->rpos, c->rlen - c->rpos,
+                                           conn_cfg(c)->max_header_bytes, &c->scan, &w->req, &err);
+    if (st == REQUEST_NEED_MORE)
+        return STEP_NEED_MORE;
+    c->is_fresh = false;
+    if (st == REQUEST_ERROR) {
+        conn_reject(c, err.status, err.reason);
+        return STEP_STOP;
+    }
+    /* The head is complete: its deadline no longer applies. The request's slices stay
+     * valid while it is answered: the buffer is only compacted before the next read. */
+    timer_cancel(&c->timer);
+    c->rpos += (uint32_t)w->req.head_len;
+    c->scan = 0;
+    conn_answer(c, &w->req);
+    return c->keep_alive ? STEP_ANSWERED : STEP_STOP;
+}
+
+/* --- I/O -------------------------------------------------------------------------------- */
+
+static enum io_result conn_flush(struct conn *c, bool *progress)
+{
+    while (c->out_sent < c->out.len) {
+        size_t n;
+        enum io_result r = transport_send(c->fd, c->out.data + c->out_sent,
+                                          c->out.len - c->out_sent, c->file_left > 0, &n);
+        if (r != IO_OK)
+            return r;
+        c->out_sent += n;
+        *progress = true;
+    }
+    while (c->file_left > 0) {
+        size_t chunk = c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left : SENDFILE_CHUNK;
+        size_t n;
+        enum io_result r = transport_sendfile(c->fd, c->file_fd, &c->file_off, chunk, &n);
+        if (r != IO_OK)
+            return r; /* ENODATA: the file shrank mid-send; the connection closes */
+        c->file_left -= n;
+        *progress = true;
+    }
+    if (c->file_fd >= 0) {
+        close(c->file_fd);
+        c->file_fd = -1;
+    }
+    conn_reset_out(c);
+    return IO_OK;
+}
+
+static enum io_result conn_read(struct conn *c)
+{
+    if (!conn_get_rbuf(c)) {
+        errno = ENOMEM;
+        return IO_ERROR;
+    }
+    size_t cap = c->w->block_bytes;
+    if (c->rpos == c->rlen) {
+        c->rpos = c->rlen = 0;
+    } else if (c->rpos > 0 && c->rlen == cap) {
+        /* Move the partial request to the front so the whole buffer is available to it. */
+        memmove(c->rbuf, c->rbuf + c->rpos, c->rlen - c->rpos);
+        c->rlen -= c->rpos;
+        c->rpos = 0;
+    }
+    if (c->rlen == cap) {
+        /* Cannot happen while blocks hold max_header_bytes (the parser answers 431 first);
+         * never call recv with no room, which would look like the peer closing. */
+        errno = ENOBUFS;
+        return IO_ERROR;
+    }
+    size_t n;
+    enum io_result r = transport_recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, &n);
+    if (r == IO_OK)
+        c->rlen += (uint32_t)n;
+    return r;
+}
+
+/* --- the loop --------------------------------------------------------------------------- */
+
+/* No more requests on this connection and its output is sent: close it, or shut the write
+ * side and drain input first when the client may still be sending (RFC 9112 §9.6). */
+static bool conn_finish(struct conn *c)
+{
+    if (c->state != CONN_LINGER || c->peer_closed) {
+        conn_close(c);
+        return true;
+    }
+    if (shutdown(c->fd, SHUT_WR) != 0) {
+        conn_close(c);
+        return true;
+    }
+    c->is_shut = true;
+    c->rpos = c->rlen;
+    c->body_left = 0;
+    conn_release_buffers(c);
+    timer_arm(&c->w->timers[CONN_TIMEOUT_LINGER], &c->timer, c->w->now_ms + LINGER_MS);
+    return false;
+}
+
+/* Arms the timer for what c now waits for. */
+static void conn_set_timer(struct conn *c, bool progress)
+{
+    struct worker *w = c->w;
+    const struct config *cfg = conn_cfg(c);
+    if (conn_has_output(c)) {
+        if (progress || c->timer.list != &w->timers[CONN_TIMEOUT_SEND])
+            timer_arm(&w->timers[CONN_TIMEOUT_SEND], &c->timer, w->now_ms + (uint64_t)cfg->send_timeout_s * 1000);
+    } else if (c->state == CONN_LINGER) {
+        if (c->timer.list != &w->timers[CONN_TIMEOUT_LINGER])
+            timer_arm(&w->timers[CONN_TIMEOUT_LINGER], &c->timer, w->now_ms + LINGER_MS);
+    } else if (c->state == CONN_BODY) {
+        if (progress || c->timer.list != &w->timers[CONN_TIMEOUT_BODY])
+            timer_arm(&w->timers[CONN_TIMEOUT_BODY], &c->timer, w->now_ms + (uint64_t)cfg->body_timeout_s * 1000);
+    } else if (c->rpos < c->rlen || c->is_fresh) {
+        /* The head deadline runs from its first byte, however the rest trickles in. */
+        if (c->timer.list != &w->timers[CONN_TIMEOUT_HEAD])
+            timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer, w->now_ms + (uint64_t)cfg->header_timeout_s * 1000);
+    } else {
+        conn_release_buffers(c);
+        if (c->timer.list != &w->timers[CONN_TIMEOUT_IDLE])
+            timer_arm(&w->timers[CONN_TIMEOUT_IDLE], &c->timer,
+                      w->now_ms + (uint64_t)cfg->keepalive_timeout_s * 1000);
+    }
+}
+
+static void conn_run(struct conn *c)
+{
+    unsigned budget = RUN_BUDGET;
+    bool progress = false;
+    size_t lingered = 0;
+    for (;;) {
+        /* 1. Answer what is buffered, batching the responses. */
+        while (c->keep_alive && c->file_left == 0 && c->out.len < BATCH_BYTES && budget > 0) {
+            enum step s = conn_next_request(c);
+            if (s == STEP_NEED_MORE)
+                break;
+            budget--;
+            if (s == STEP_STOP)
+                break;
+        }
+        /* 2. Send. */
+        if (conn_has_output(c)) {
+            if (!c->writable)
+                break;
+            enum io_result r = conn_flush(c, &progress);
+            if (r == IO_AGAIN) {
+                c->writable = false;
+                break;
+            }
+            if (r != IO_OK) {
+                conn_close(c);
+                return;
+            }
+        }
+        if (!c->keep_alive && !c->is_shut && conn_finish(c))
+            return;
+        if (budget == 0) {
+            worker_defer(c->w, c);
+            break;
+        }
+        /* 3. Read. */
+        if (c->peer_closed) {
+            conn_close(c);
+            return;
+        }
+        if (!c->readable)
+            break;
+        enum io_result r = conn_read(c);
+        budget--;
+        if (r == IO_AGAIN) {
+            c->readable = false;
+            break;
+        }
+        if (r == IO_CLOSED) {
+            c->peer_closed = true;
+            continue;
+        }
+        if (r != IO_OK) {
+            conn_close(c);
+            return;
+        }
+        progress = true;
+        if (c->state == CONN_LINGER) {
+            lingered += c->rlen;
+            c->rpos = c->rlen;
+            if (lingered > LINGER_BYTES) {
+                conn_close(c);
+                return;
+            }
+        }
+    }
+    conn_set_timer(c, progress);
+}
+
+void conn_on_event(struct conn *c, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->readable = true;
+    if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
+        c->writable = true;
+    conn_run(c);
+}
+
+void conn_resume(struct conn *c)
+{
+    conn_run(c);
+}
+
+void conn_on_timeout(struct conn *c, enum conn_timeout kind)
+{
+    if (kind == CONN_TIMEOUT_HEAD && c->rpos < c->rlen && !conn_has_output(c)) {
+        /* Part of a head arrived, too slowly: say so before closing (RFC 9110 §15.5.9). */
+        conn_reject(c, 408, "request head timeout");
+        c->writable = true;
+        conn_run(c);
+        return;
+    }
+    conn_close(c);
+}
+
+void conn_drain(struct conn *c)
+{
+    if (!conn_has_output(c) && c->rpos == c->rlen && c->state == CONN_HEAD)
+        conn_close(c);
+}

@@ -1,0 +1,97 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One client connection: an explicit state machine over a non-blocking socket.
+ *
+ * The input side is in one of these states:
+ *   CONN_HEAD   waiting for, or reading, a request head (no bytes yet after a response
+ *               means keep-alive idle: the read buffer is then given back to the pool);
+ *   CONN_BODY   discarding the body of a request whose handler does not read it;
+ *   CONN_LINGER an error was answered and the write side shut: input is drained until the
+ *               peer closes or a short timeout, so the response is not lost to a reset.
+ * Independently, the output queue holds response bytes (out) and at most one file range
+ * (sent with sendfile after them). While output is pending no new request is parsed, so
+ * responses leave in request order; complete pipelined requests already buffered are
+ * answered together and their responses go out in one send.
+ *
+ * Every connection that is waiting is armed on exactly one of its worker's timer lists,
+ * chosen by what it waits for: the head deadline, keep-alive idle, body, send, linger.
+ */
+#ifndef MICA_CORE_CONN_H
+#define MICA_CORE_CONN_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "core/timer.h"
+#include "util/buf.h"
+
+struct worker;
+
+enum conn_state { CONN_HEAD, CONN_BODY, CONN_LINGER };
+
+/* Which of the worker's timer lists expired. */
+enum conn_timeout {
+    CONN_TIMEOUT_HEAD,
+    CONN_TIMEOUT_IDLE,
+    CONN_TIMEOUT_BODY,
+    CONN_TIMEOUT_SEND,
+    CONN_TIMEOUT_LINGER,
+    CONN_TIMEOUT_COUNT
+};
+
+struct conn {
+    uint8_t kind;  /* EV_CONN (worker.h) */
+    uint8_t state; /* enum conn_state */
+    bool readable; /* edge-triggered readiness not yet used up */
+    bool writable;
+    bool keep_alive;  /* the connection stays open after the queued responses */
+    bool peer_closed; /* recv saw the end of the stream */
+    bool is_ready;    /* on the worker's ready list */
+    bool is_fresh;    /* no request received yet */
+    bool is_shut;     /* our write side is shut (lingering) */
+    int fd;
+    struct worker *w; /* borrowed: the owner */
+    struct conn *ready_next;
+    struct timer timer;
+
+    char *rbuf;    /* pool block of w->block_bytes, NULL while idle */
+    uint32_t rlen; /* bytes in rbuf */
+    uint32_t rpos; /* start of the next request */
+    size_t scan;   /* request_parse's progress within the next request */
+    uint64_t body_left; /* request body bytes still to discard */
+
+    struct buf out;    /* response bytes; starts on out_block, may move to the heap */
+    char *out_block;   /* pool block, NULL while idle */
+    size_t out_sent;
+    int file_fd; /* file body after out, or -1 */
+    uint64_t file_off;
+    uint64_t file_left;
+
+    struct in6_addr peer; /* IPv4 peers as v4-mapped addresses */
+    uint16_t peer_port;
+};
+
+/* Takes over an accepted, non-blocking socket. Returns false (fd closed) on failure. */
+bool conn_open(struct worker *w, int fd, const struct sockaddr *peer);
+
+/* Handles epoll events for c. */
+void conn_on_event(struct conn *c, uint32_t events);
+
+/* Runs c again (it yielded its turn before). */
+void conn_resume(struct conn *c);
+
+/* A timer of c expired. */
+void conn_on_timeout(struct conn *c, enum conn_timeout kind);
+
+/* Shutdown: closes c if it is idle between requests; otherwise it closes after its
+ * current response. */
+void conn_drain(struct conn *c);
+
+/* Closes the socket and returns c to its worker's pool. */
+void conn_close(struct conn *c);
+
+/* The peer address as text ("192.0.2.1", "2001:db8::1"); out must hold INET6_ADDRSTRLEN. */
+void conn_peer_text(const struct conn *c, char *out);
+
+#endif

@@ -1,0 +1,329 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Start-up, signals and shutdown; see server.h.
+ *
+ * Each worker gets its own listening socket bound to the same address with SO_REUSEPORT:
+ * the kernel hashes new connections over them, so workers never contend on one accept
+ * queue. With the default bind, one IPv6 socket with IPV6_V6ONLY off serves IPv4 and IPv6.
+ */
+#include "core/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/worker.h"
+
+enum { LISTEN_BACKLOG = 4096 };
+
+uint64_t server_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+bool server_admit(struct server *s)
+{
+    /* Relaxed is enough: the count only bounds how many connections exist at once. */
+    unsigned before = atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
+    if (before < (unsigned)s->cfg->max_connections)
+        return true;
+    atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
+    return false;
+}
+
+void server_release(struct server *s)
+{
+    atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
+}
+
+/* The address to listen on, from `bind` (NULL: every interface, IPv6 and IPv4). */
+static int resolve_bind(const struct config *cfg, struct sockaddr_storage *ss, socklen_t *len,
+                        char err[256])
+{
+    memset(ss, 0, sizeof(*ss));
+    struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+    if (!cfg->bind) {
+        int probe = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (probe >= 0) {
+            close(probe);
+            s6->sin6_family = AF_INET6;
+            s6->sin6_addr = in6addr_any;
+            *len = sizeof(*s6);
+        } else {
+            s4->sin_family = AF_INET;
+            s4->sin_addr.s_addr = htonl(INADDR_ANY);
+            *len = sizeof(*s4);
+        }
+        return 0;
+    }
+    char host[256];
+    size_t n = strlen(cfg->bind);
+    const char *h = cfg->bind;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n >= sizeof(host)) {
+        snprintf(err, 256, "bind \"%s\": address too long", cfg->bind);
+        return -1;
+    }
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || !res) {
+        snprintf(err, 256, "bind \"%s\": %s", cfg->bind, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
+static void set_port(struct sockaddr_storage *ss, unsigned port)
+{
+    if (ss->ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+static unsigned get_port(const struct sockaddr_storage *ss)
+{
+    if (ss->ss_family == AF_INET6)
+        return ntohs(((const struct sockaddr_in6 *)ss)->sin6_port);
+    return ntohs(((const struct sockaddr_in *)ss)->sin_port);
+}
+
+/* "0.0.0.0", "127.0.0.1" or "[::1]" for the start-up line. */
+static void host_text(const struct config *cfg, const struct sockaddr_storage *ss, char *out,
+                      size_t cap)
+{
+    char a[INET6_ADDRSTRLEN] = "?";
+    if (!cfg->bind) {
+        snprintf(out, cap, "0.0.0.0");
+    } else if (ss->ss_family == AF_INET6) {
+        inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)ss)->sin6_addr, a, sizeof(a));
+        snprintf(out, cap, "[%s]", a);
+    } else {
+        inet_ntop(AF_INET, &((const struct sockaddr_in *)ss)->sin_addr, a, sizeof(a));
+        snprintf(out, cap, "%s", a);
+    }
+}
+
+/* One listening socket on ss (whose port is updated when it was 0). */
+static int open_listener(const struct config *cfg, struct sockaddr_storage *ss, socklen_t len,
+                         char err[256])
+{
+    int fd = socket(ss->ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+        snprintf(err, 256, "socket: %s", strerror(errno));
+        return -1;
+    }
+    const int one = 1, zero = 0;
+    bool ok = setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0 &&
+              setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
+              /* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
+              setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+    if (ok && ss->ss_family == AF_INET6)
+        ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->bind ? &one : &zero,
+                        sizeof(int)) == 0;
+    if (!ok) {
+        snprintf(err, 256, "setsockopt: %s", strerror(errno));
+        goto fail;
+    }
+    if (bind(fd, (struct sockaddr *)ss, len) != 0) {
+        char host[INET6_ADDRSTRLEN + 2];
+        host_text(cfg, ss, host, sizeof(host));
+        snprintf(err, 256, "cannot listen on %s:%u: %s", host, get_port(ss), strerror(errno));
+        goto fail;
+    }
+    if (listen(fd, LISTEN_BACKLOG) != 0) {
+        snprintf(err, 256, "listen: %s", strerror(errno));
+        goto fail;
+    }
+    if (get_port(ss) == 0) {
+        struct sockaddr_storage bound;
+        socklen_t blen = sizeof(bound);
+        if (getsockname(fd, (struct sockaddr *)&bound, &blen) != 0) {
+            snprintf(err, 256, "getsockname: %s", strerror(errno));
+            goto fail;
+        }
+        set_port(ss, get_port(&bound));
+    }
+    return fd;
+fail:
+    close(fd);
+    return -1;
+}
+
+static void wake_all(struct server *s)
+{
+    for (unsigned i = 0; i < s->n_workers; i++)
+        worker_wake(&s->workers[i]);
+}
+
+/* Waits for SIGINT or SIGTERM, handling SIGHUP and SIGUSR1 meanwhile. */
+static int wait_for_stop(const sigset_t *set)
+{
+    for (;;) {
+        int sig = sigwaitinfo(set, NULL);
+        if (sig < 0)
+            continue; /* EINTR */
+        if (sig == SIGINT || sig == SIGTERM)
+            return sig;
+        if (sig == SIGHUP)
+            log_warn("SIGHUP: live reload arrives with issue #7; restart to apply changes");
+        /* SIGUSR1 (log reopening) also arrives with issue #7. */
+    }
+}
+
+/* Lets the workers finish in-flight responses, for at most the grace period; a second
+ * SIGINT or SIGTERM ends it at once. */
+static void drain(struct server *s, const sigset_t *set)
+{
+    atomic_store(&s->stopping, true);
+    wake_all(s);
+    uint64_t deadline = server_clock_ms() + SERVER_GRACE_S * 1000;
+    while (atomic_load(&s->n_running) > 0) {
+        if (server_clock_ms() >= deadline) {
+            log_warn("grace period over: closing %u connections", atomic_load(&s->active));
+            break;
+        }
+        struct timespec tick = {0, 50 * 1000 * 1000};
+        int sig = sigtimedwait(set, NULL, &tick);
+        if (sig == SIGINT || sig == SIGTERM) {
+            log_warn("second signal: closing %u connections now", atomic_load(&s->active));
+            break;
+        }
+    }
+    atomic_store(&s->force_stop, true);
+    wake_all(s);
+}
+
+static void server_free(struct server *s)
+{
+    for (unsigned i = 0; s->workers && i < s->n_workers; i++)
+        worker_free(&s->workers[i]);
+    free(s->workers);
+    free(s->stats);
+    if (s->root_fd >= 0)
+        close(s->root_fd);
+    if (s->templates_fd >= 0)
+        close(s->templates_fd);
+}
+
+/* Opens the root, the listeners and the workers' loops. */
+static int server_open(struct server *s, const struct config *cfg, char *url, size_t url_cap,
+                       char err[256])
+{
+    s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->root_fd < 0) {
+        snprintf(err, 256, "root \"%s\": %s", cfg->root, strerror(errno));
+        return -1;
+    }
+    s->templates_fd = open(cfg->templates_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->templates_fd < 0)
+        log_warn("templates \"%s\": %s: built-in pages are used", cfg->templates_dir,
+                 strerror(errno));
+
+    s->n_workers = (unsigned)cfg->threads;
+    s->workers = calloc(s->n_workers, sizeof(*s->workers));
+    s->stats = aligned_alloc(64, s->n_workers * sizeof(*s->stats));
+    if (!s->workers || !s->stats) {
+        snprintf(err, 256, "out of memory");
+        return -1;
+    }
+    memset(s->stats, 0, s->n_workers * sizeof(*s->stats));
+    for (unsigned i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        w->epfd = w->wake.fd = w->reserve_fd = -1;
+    }
+
+    struct sockaddr_storage ss;
+    socklen_t len;
+    if (resolve_bind(cfg, &ss, &len, err) != 0)
+        return -1;
+    set_port(&ss, (unsigned)cfg->port);
+    for (unsigned i = 0; i < s->n_workers; i++) {
+        struct worker *w = &s->workers[i];
+        int fd = open_listener(cfg, &ss, len, err);
+        if (fd < 0)
+            return -1;
+        w->listeners[0].fd = fd;
+        w->n_listeners = 1;
+        if (worker_init(w, s, i, err) != 0)
+            return -1;
+    }
+    char host[INET6_ADDRSTRLEN + 2];
+    host_text(cfg, &ss, host, sizeof(host));
+    snprintf(url, url_cap, "http://%s:%u", host, get_port(&ss));
+    return 0;
+}
+
+int server_run(const struct config *cfg, char err[256])
+{
+    struct server s = {.cfg = cfg, .root_fd = -1, .templates_fd = -1};
+    char url[INET6_ADDRSTRLEN + 16];
+    s.started_at = time(NULL);
+    s.started_ms = server_clock_ms();
+    if (server_open(&s, cfg, url, sizeof(url), err) != 0) {
+        server_free(&s);
+        return -1;
+    }
+
+    /* Signals go to this thread only (sigwaitinfo); the workers inherit the mask. */
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    sigaddset(&set, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+
+    unsigned started = 0;
+    for (; started < s.n_workers; started++) {
+        atomic_fetch_add(&s.n_running, 1);
+        int rc = pthread_create(&s.workers[started].thread, NULL, worker_main, &s.workers[started]);
+        if (rc != 0) {
+            atomic_fetch_sub(&s.n_running, 1);
+            snprintf(err, 256, "cannot start worker thread: %s", strerror(rc));
+            break;
+        }
+    }
+    if (started == s.n_workers) {
+        printf("mica %s listening on %s (root %s, %u thread%s)\n", MICA_VERSION, url, cfg->root,
+               s.n_workers, s.n_workers == 1 ? "" : "s");
+        fflush(stdout);
+        log_info("mica %s started: %s, root %s, %u threads", MICA_VERSION, url, cfg->root,
+                 s.n_workers);
+        int sig = wait_for_stop(&set);
+        log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+    }
+    drain(&s, &set);
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(s.workers[i].thread, NULL);
+    bool ok = started == s.n_workers;
+    if (ok)
+        log_info("mica stopped");
+    server_free(&s);
+    return ok ? 0 : -1;
+}

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The server: listeners, the worker threads, signals and the graceful drain.
+ *
+ * server_run() opens everything first (the document root, one SO_REUSEPORT listening
+ * socket per worker, the workers' loops) and only then starts the threads and prints the
+ * start-up line, so a bad bind or root fails before anything is half-started. The main
+ * thread then waits for signals: SIGINT/SIGTERM stop accepting, let in-flight responses
+ * finish (for up to SERVER_GRACE_S seconds; a second signal cuts it short), and return.
+ */
+#ifndef MICA_CORE_SERVER_H
+#define MICA_CORE_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/stats.h"
+
+enum { SERVER_GRACE_S = 10 };
+
+struct worker;
+
+struct server {
+    const struct config *cfg; /* borrowed, read-only */
+    struct worker *workers;
+    unsigned n_workers;
+    struct stats *stats; /* one per worker */
+    int root_fd;
+    int templates_fd;
+    time_t started_at;
+    uint64_t started_ms;
+    _Atomic unsigned active;     /* open connections over all workers */
+    _Atomic bool stopping;       /* stop accepting; finish what is in flight */
+    _Atomic bool force_stop;     /* the grace period is over: close everything */
+    _Atomic unsigned n_running;  /* workers still in their loop */
+};
+
+/* Runs the server until SIGINT or SIGTERM. Returns 0 after a clean stop, or -1 with one
+ * line in err when it could not start. */
+int server_run(const struct config *cfg, char err[256]);
+
+/* Counts a new connection in; false (and nothing counted) at max_connections. */
+bool server_admit(struct server *s);
+
+/* Counts a connection out. */
+void server_release(struct server *s);
+
+/* Milliseconds of CLOCK_MONOTONIC. */
+uint64_t server_clock_ms(void);
+
+#endif

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What every handler sees. A handler reads a struct request, fills a struct response and
+ * returns the HTTP status; it never touches the socket. struct env carries the rest: the
+ * configuration and descriptors shared by the process, the clock of this loop iteration,
+ * and per-worker scratch memory, all borrowed for the duration of one call.
+ */
+#ifndef MICA_HANDLERS_HANDLER_H
+#define MICA_HANDLERS_HANDLER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "core/config.h"
+#include "core/stats.h"
+#include "files/path.h"
+#include "http/request.h"
+#include "http/response.h"
+#include "util/buf.h"
+
+struct env {
+    /* Process lifetime, read-only. */
+    const struct config *cfg;
+    int root_fd;                /* the document root (O_PATH | O_DIRECTORY) */
+    int templates_fd;           /* templates_dir, or -1 when it does not exist */
+    const struct stats *stats;  /* every worker's counters, n_workers of them */
+    unsigned n_workers;
+    time_t started_at;          /* wall clock at start */
+    uint64_t started_ms;        /* monotonic clock at start */
+
+    /* This loop iteration. */
+    uint64_t now_ms; /* monotonic */
+    time_t now;      /* wall clock */
+
+    /* This request: the normalised path (path_normalize) and per-worker scratch. */
+    char rel[PATH_MAX_BYTES];
+    struct path_result rel_info;
+    struct buf *scratch; /* reset before each request; holds generated bodies */
+};
+
+typedef int handler_fn(struct env *env, const struct request *req, struct response *resp);
+
+#endif

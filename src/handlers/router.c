@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/* The route table and dispatch; see router.h. */
+#include "handlers/router.h"
+
+#include <string.h>
+
+#include "handlers/static.h"
+#include "handlers/status.h"
+
+#define M(m) (1u << (m))
+
+struct route {
+    const char *path; /* normalised, relative to the root: "status" */
+    unsigned methods; /* mask of M(HTTP_…) */
+    handler_fn *fn;
+};
+
+static const struct route routes[] = {
+    {"status", M(HTTP_GET) | M(HTTP_HEAD), status_handle},
+};
+
+static const struct route static_route = {NULL, M(HTTP_GET) | M(HTTP_HEAD), static_handle};
+
+/* "GET, HEAD, OPTIONS" for a method mask. */
+static void allow_header(struct response *resp, unsigned methods)
+{
+    char list[128];
+    size_t n = 0;
+    methods |= M(HTTP_OPTIONS);
+    for (int m = 0; m < HTTP_METHOD_COUNT; m++) {
+        if (!(methods & M(m)))
+            continue;
+        const char *name = request_method_name((enum http_method)m);
+        size_t len = strlen(name);
+        if (n + len + 2 >= sizeof(list))
+            break;
+        if (n) {
+            memcpy(list + n, ", ", 2);
+            n += 2;
+        }
+        memcpy(list + n, name, len);
+        n += len;
+    }
+    response_header(resp, "Allow", slice_make(list, n));
+}
+
+static const struct route *route_find(const char *rel, size_t len)
+{
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+        if (strlen(routes[i].path) == len && memcmp(routes[i].path, rel, len) == 0)
+            return &routes[i];
+    return &static_route;
+}
+
+int router_dispatch(struct env *env, const struct request *req, struct response *resp)
+{
+    if (req->method == HTTP_TRACE || req->method == HTTP_CONNECT) {
+        /* TRACE would echo credentials back (RFC 9110 §9.3.8); we are no proxy for CONNECT. */
+        resp->close = req->method == HTTP_CONNECT;
+        allow_header(resp, M(HTTP_GET) | M(HTTP_HEAD));
+        return response_error(resp, 405);
+    }
+    if (req->path.len == 1 && req->path.ptr[0] == '*') {
+        if (req->method != HTTP_OPTIONS)
+            return response_error(resp, 400);
+        allow_header(resp, M(HTTP_GET) | M(HTTP_HEAD));
+        resp->status = 204;
+        return 204;
+    }
+    int status = path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info);
+    if (status != 0)
+        return status == 404 ? static_not_found(env, resp) : response_error(resp, status);
+
+    const struct route *r = route_find(env->rel, env->rel_info.len);
+    if (!(r->methods & M(req->method))) {
+        allow_header(resp, r->methods);
+        if (req->method == HTTP_OPTIONS) {
+            resp->status = 204;
+            return 204;
+        }
+        return response_error(resp, 405);
+    }
+    return r->fn(env, req, resp);
+}

@@ -1,0 +1,144 @@
+/* SPDX-License-Identifier: MIT */
+/* Response description and header serialisation; see response.h. */
+#include "http/response.h"
+
+#include <stdarg.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/config.h"
+#include "http/date.h"
+#include "http/status.h"
+
+void response_init(struct response *r, char *storage, size_t cap)
+{
+    r->status = 200;
+    r->content_type = NULL;
+    buf_init(&r->headers, storage, cap, cap);
+    r->body_kind = BODY_NONE;
+    r->body = (struct slice){NULL, 0};
+    r->file_fd = -1;
+    r->file_offset = 0;
+    r->body_length = 0;
+    r->close = false;
+}
+
+bool response_header(struct response *r, const char *name, struct slice value)
+{
+    size_t mark = r->headers.len;
+    if (buf_append_str(&r->headers, name) && buf_append(&r->headers, ": ", 2) &&
+        buf_append_slice(&r->headers, value) && buf_append(&r->headers, "\r\n", 2))
+        return true;
+    r->headers.len = mark;
+    return false;
+}
+
+bool response_headerf(struct response *r, const char *name, const char *fmt, ...)
+{
+    size_t mark = r->headers.len;
+    va_list ap;
+    va_start(ap, fmt);
+    bool ok = buf_append_str(&r->headers, name) && buf_append(&r->headers, ": ", 2) &&
+              buf_vprintf(&r->headers, fmt, ap) && buf_append(&r->headers, "\r\n", 2);
+    va_end(ap);
+    if (!ok)
+        r->headers.len = mark;
+    return ok;
+}
+
+void response_drop_file(struct response *r)
+{
+    if (r->body_kind == BODY_FILE) {
+        if (r->file_fd >= 0)
+            close(r->file_fd);
+        r->file_fd = -1;
+        r->body_kind = BODY_NONE;
+        r->body_length = 0;
+    }
+}
+
+void response_set_body(struct response *r, const char *content_type, struct slice body)
+{
+    response_drop_file(r);
+    r->content_type = content_type;
+    r->body_kind = BODY_MEM;
+    r->body = body;
+    r->body_length = body.len;
+}
+
+void response_set_file(struct response *r, const char *content_type, int fd, uint64_t offset,
+                       uint64_t len)
+{
+    response_drop_file(r);
+    r->content_type = content_type;
+    r->body_kind = BODY_FILE;
+    r->file_fd = fd;
+    r->file_offset = offset;
+    r->body_length = len;
+}
+
+/* A static page per error status, built at compile time. */
+#define ERROR_PAGE(code, text)                                                                 \
+    SLICE_LIT("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" #code  \
+              " " text "</title></head>\n<body><h1>" #code " " text "</h1></body></html>\n")
+
+int response_error(struct response *r, int status)
+{
+    struct slice page;
+    switch (status) {
+    case 400: page = ERROR_PAGE(400, "Bad Request"); break;
+    case 403: page = ERROR_PAGE(403, "Forbidden"); break;
+    case 404: page = ERROR_PAGE(404, "Not Found"); break;
+    case 405: page = ERROR_PAGE(405, "Method Not Allowed"); break;
+    case 408: page = ERROR_PAGE(408, "Request Timeout"); break;
+    case 413: page = ERROR_PAGE(413, "Content Too Large"); break;
+    case 414: page = ERROR_PAGE(414, "URI Too Long"); break;
+    case 417: page = ERROR_PAGE(417, "Expectation Failed"); break;
+    case 431: page = ERROR_PAGE(431, "Request Header Fields Too Large"); break;
+    case 501: page = ERROR_PAGE(501, "Not Implemented"); break;
+    case 503: page = ERROR_PAGE(503, "Service Unavailable"); break;
+    case 505: page = ERROR_PAGE(505, "HTTP Version Not Supported"); break;
+    default:
+        status = 500;
+        page = ERROR_PAGE(500, "Internal Server Error");
+        break;
+    }
+    r->status = status;
+    response_set_body(r, "text/html; charset=utf-8", page);
+    return status;
+}
+
+/* RFC 9110 §6.4.1: 1xx, 204 and 304 responses carry no content and no Content-Length. */
+static bool status_has_length(int status)
+{
+    return status >= 200 && status != 204 && status != 304;
+}
+
+bool response_write_head(struct buf *out, const struct response *r, const char *date,
+                         bool keep_alive, bool http10)
+{
+    size_t mark = out->len;
+    const char *reason = status_reason(r->status);
+    bool ok = buf_append(out, "HTTP/1.1 ", 9) && buf_append_u64(out, (unsigned)r->status) &&
+              buf_append(out, " ", 1) && buf_append_str(out, reason) &&
+              buf_append_str(out, "\r\nServer: mica/" MICA_VERSION "\r\nDate: ") &&
+              buf_append(out, date, DATE_HTTP_LEN) && buf_append(out, "\r\n", 2);
+    if (ok && r->content_type)
+        ok = buf_append(out, "Content-Type: ", 14) && buf_append_str(out, r->content_type) &&
+             buf_append(out, "\r\n", 2);
+    if (ok && status_has_length(r->status))
+        ok = buf_append(out, "Content-Length: ", 16) && buf_append_u64(out, r->body_length) &&
+             buf_append(out, "\r\n", 2);
+    if (ok)
+        ok = buf_append_str(out, "X-Content-Type-Options: nosniff\r\n") &&
+             buf_append_slice(out, buf_slice(&r->headers));
+    if (ok && !keep_alive)
+        ok = buf_append_str(out, "Connection: close\r\n");
+    else if (ok && http10)
+        ok = buf_append_str(out, "Connection: keep-alive\r\n");
+    if (ok)
+        ok = buf_append(out, "\r\n", 2);
+    if (!ok)
+        out->len = mark;
+    return ok;
+}

@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * A response as handlers describe it, and its serialisation.
+ *
+ * A handler fills a struct response: the status, a Content-Type, extra header lines, and a
+ * body that is nothing, borrowed bytes, or a range of an open file (nginx's ngx_buf_t
+ * idea). The connection then writes the head with response_write_head() and sends the
+ * body: bytes are appended to the output buffer, a file is read into it when small or
+ * sent with sendfile(2).
+ */
+#ifndef MICA_HTTP_RESPONSE_H
+#define MICA_HTTP_RESPONSE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/buf.h"
+#include "util/slice.h"
+
+enum body_kind { BODY_NONE, BODY_MEM, BODY_FILE };
+
+struct response {
+    int status;
+    const char *content_type; /* borrowed (usually static); NULL: no Content-Type */
+    struct buf headers;       /* extra lines, each "Name: value\r\n" */
+    enum body_kind body_kind;
+    struct slice body;     /* BODY_MEM: borrowed until the response is written */
+    int file_fd;           /* BODY_FILE: owned; whoever sends the response closes it */
+    uint64_t file_offset;  /* BODY_FILE */
+    uint64_t body_length;  /* Content-Length for BODY_MEM and BODY_FILE */
+    bool close;            /* end the connection after this response */
+};
+
+/* Resets *r to an empty 200 response whose extra headers use storage[0..cap). */
+void response_init(struct response *r, char *storage, size_t cap);
+
+/* Appends "name: value\r\n" to the extra headers; false if they are full. */
+bool response_header(struct response *r, const char *name, struct slice value);
+bool response_headerf(struct response *r, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* A body of borrowed bytes with its Content-Type. */
+void response_set_body(struct response *r, const char *content_type, struct slice body);
+
+/* A body of len bytes from fd (which the response now owns) at offset. */
+void response_set_file(struct response *r, const char *content_type, int fd, uint64_t offset,
+                       uint64_t len);
+
+/*
+ * A short built-in HTML page for an error status ("404 Not Found"). Drops any file body
+ * (closing it) and returns status, so handlers can `return response_error(r, 404);`.
+ */
+int response_error(struct response *r, int status);
+
+/* Closes a file body, if any, and forgets it (error paths and HEAD). */
+void response_drop_file(struct response *r);
+
+/*
+ * Appends the status line and header block to out: Server, Date (the caller's cached
+ * IMF-fixdate), Content-Type, Content-Length, X-Content-Type-Options, the extra headers,
+ * then Connection as needed for keep_alive and the request's HTTP version, and the blank
+ * line. Returns false (out unchanged) if it does not fit.
+ */
+bool response_write_head(struct buf *out, const struct response *r, const char *date,
+                         bool keep_alive, bool http10);
+
+#endif
