@@ -7,7 +7,7 @@
 # Only missing packages are installed; apt-get runs through sudo when not root.
 set -eu
 
-build="gcc make pkg-config libssl-dev zlib1g-dev libbrotli-dev libcjson-dev libsqlite3-dev"
+build="gcc make pkg-config libssl-dev zlib1g-dev libbrotli-dev libcjson-dev libsqlite3-dev libcrypt-dev"
 test="$build libcmocka-dev python3-pytest python3-requests curl"
 bench="$test wrk nginx-light"
 

@@ -1,10 +1,48 @@
 /* SPDX-License-Identifier: MIT */
 /* mica: command line and configuration in, server_run() out; exit codes. Nothing else. */
 #include <stdio.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "util/password.h"
+
+/* --hash-password: one line from stdin (not echoed on a terminal) → its hash on stdout. */
+static int hash_password(void)
+{
+    struct termios saved, quiet;
+    bool is_tty = isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
+    if (is_tty) {
+        fputs("Password: ", stderr);
+        quiet = saved;
+        quiet.c_lflag &= ~(tcflag_t)ECHO;
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
+    }
+    char line[1024];
+    bool got = fgets(line, sizeof(line), stdin) != NULL;
+    if (is_tty) {
+        tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved);
+        fputc('\n', stderr);
+    }
+    size_t n = got ? strcspn(line, "\r\n") : 0;
+    line[n] = '\0';
+    if (n == 0) {
+        fprintf(stderr, "mica: --hash-password: no password on standard input\n");
+        return 1;
+    }
+    char hash[PASSWORD_HASH_MAX];
+    int rc = password_hash(line, hash, sizeof(hash));
+    explicit_bzero(line, sizeof(line));
+    if (rc != 0) {
+        fprintf(stderr, "mica: --hash-password: %s\n", strerror(-rc));
+        return 1;
+    }
+    printf("%s\n", hash);
+    return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -27,8 +65,7 @@ int main(int argc, char **argv)
         printf("mica: configuration OK (%s)\n", cfg.config_path ? cfg.config_path : "defaults");
         break;
     case CONFIG_HASH_PASSWORD:
-        fprintf(stderr, "mica: --hash-password: not available yet (issue #5)\n");
-        status = 1;
+        status = hash_password();
         break;
     case CONFIG_RUN:
         if (log_open(cfg.log_level, cfg.error_log, err) != 0 || server_run(&cfg, err) != 0) {

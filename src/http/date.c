@@ -152,6 +152,18 @@ static bool time_of_day(const char **p, const char *end, int *h, int *mi, int *s
            lit(p, end, ":") && digits(p, end, 2, s);
 }
 
+/* RFC 9110 §5.6.7: a two-digit year more than 50 years in the future means the most
+ * recent past year with the same last two digits. */
+static int rfc850_year(int yy)
+{
+    struct civil now;
+    civil_from_time(time(NULL), &now);
+    int y = now.year / 100 * 100 + yy;
+    if (y > now.year + 50)
+        y -= 100;
+    return y;
+}
+
 bool date_parse_http(struct slice str, time_t *t)
 {
     const char *p = str.ptr, *end = str.ptr + str.len;
@@ -171,7 +183,7 @@ bool date_parse_http(struct slice str, time_t *t)
               digits(&p, end, 2, &y) && lit(&p, end, " ") &&
               time_of_day(&p, end, &hh, &mm, &ss) && lit(&p, end, " GMT") && p == end))
             return false;
-        y += y < 70 ? 2000 : 1900;
+        y = rfc850_year(y);
     } else {
         /* asctime: Sun Nov  6 08:49:37 1994 */
         if (!(skip_day_name(&p, end, ' ') && month(&p, end, &m) && lit(&p, end, " ")))

@@ -1,0 +1,117 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Tests for http/response and template/subst: the exact head bytes for the cases the
+ * connection writes (keep-alive, close, HTTP/1.0 keep-alive, no-length statuses), error
+ * pages, header overflow, and {{name}} substitution with escaping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "http/response.h"
+#include "template/subst.h"
+
+static const char date[] = "Thu, 26 Nov 2026 01:02:03 GMT";
+
+static void expect_head(const struct response *r, bool keep_alive, bool http10, const char *want)
+{
+    struct buf out;
+    buf_init(&out, NULL, 0, 0);
+    assert_true(response_write_head(&out, r, date, keep_alive, http10));
+    if (out.len != strlen(want) || memcmp(out.data, want, out.len) != 0)
+        fail_msg("got:\n%.*s\nwant:\n%s", (int)out.len, out.data, want);
+    buf_free(&out);
+}
+
+static void test_heads(void **state)
+{
+    (void)state;
+    char storage[256];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    response_set_body(&r, "text/plain; charset=utf-8", SLICE_LIT("hello"));
+    response_header(&r, "Cache-Control", SLICE_LIT("no-store"));
+    expect_head(&r, true, false,
+                "HTTP/1.1 200 OK\r\nServer: mica/0.1.0\r\nDate: Thu, 26 Nov 2026 01:02:03 GMT\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n"
+                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n\r\n");
+    expect_head(&r, false, false,
+                "HTTP/1.1 200 OK\r\nServer: mica/0.1.0\r\nDate: Thu, 26 Nov 2026 01:02:03 GMT\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n"
+                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+                "Connection: close\r\n\r\n");
+    expect_head(&r, true, true,
+                "HTTP/1.1 200 OK\r\nServer: mica/0.1.0\r\nDate: Thu, 26 Nov 2026 01:02:03 GMT\r\n"
+                "Content-Type: text/plain; charset=utf-8\r\nContent-Length: 5\r\n"
+                "X-Content-Type-Options: nosniff\r\nCache-Control: no-store\r\n"
+                "Connection: keep-alive\r\n\r\n");
+
+    response_init(&r, storage, sizeof(storage));
+    r.status = 204;
+    response_header(&r, "Allow", SLICE_LIT("GET, HEAD, OPTIONS"));
+    expect_head(&r, true, false,
+                "HTTP/1.1 204 No Content\r\nServer: mica/0.1.0\r\n"
+                "Date: Thu, 26 Nov 2026 01:02:03 GMT\r\nX-Content-Type-Options: nosniff\r\n"
+                "Allow: GET, HEAD, OPTIONS\r\n\r\n");
+}
+
+static void test_error_pages(void **state)
+{
+    (void)state;
+    char storage[64];
+    struct response r;
+    const int known[] = {400, 403, 404, 405, 408, 413, 414, 417, 431, 501, 503, 505};
+    for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+        response_init(&r, storage, sizeof(storage));
+        assert_int_equal(response_error(&r, known[i]), known[i]);
+        assert_int_equal(r.body_kind, BODY_MEM);
+        assert_int_equal(r.body_length, r.body.len);
+        char code[8];
+        snprintf(code, sizeof(code), "%d", known[i]);
+        assert_non_null(memmem(r.body.ptr, r.body.len, code, 3));
+    }
+    response_init(&r, storage, sizeof(storage));
+    assert_int_equal(response_error(&r, 299), 500); /* not an error status: a 500 */
+}
+
+static void test_header_overflow_is_clean(void **state)
+{
+    (void)state;
+    char storage[32];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    assert_true(response_header(&r, "A", SLICE_LIT("1234567890")));
+    size_t before = r.headers.len;
+    assert_false(response_headerf(&r, "Location", "/%s", "a-long-value-that-cannot-fit"));
+    assert_int_equal(r.headers.len, before);
+}
+
+static void test_subst(void **state)
+{
+    (void)state;
+    const struct subst_var vars[] = {{"name", "<World & \"you\">"}, {"n", "42"}};
+    struct buf out;
+    buf_init(&out, NULL, 0, 0);
+    assert_true(subst_render(SLICE_LIT("Hello {{name}}! {{ n }} {{missing}}{{n}} {{unclosed"),
+                             vars, 2, &out));
+    const char want[] = "Hello &lt;World &amp; &quot;you&quot;&gt;! 42 42 {{unclosed";
+    if (out.len != sizeof(want) - 1 || memcmp(out.data, want, out.len) != 0)
+        fail_msg("got %.*s", (int)out.len, out.data);
+    buf_free(&out);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_heads),
+        cmocka_unit_test(test_error_pages),
+        cmocka_unit_test(test_header_overflow_is_clean),
+        cmocka_unit_test(test_subst),
+    };
+    return cmocka_run_group_tests_name("response", tests, NULL, NULL);
+}
