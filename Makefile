@@ -164,4 +164,6 @@ install: all
 clean:
 	rm -rf build
 
+.SECONDARY:
+
 -include $(OBJS:.o=.d) $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/unit/%.d)

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /* mica: command line and configuration in, server_run() out; exit codes. Nothing else. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <termios.h>
@@ -44,6 +45,22 @@ static int hash_password(void)
     return 0;
 }
 
+/* Settings whose feature this build does not have yet are refused, never ignored:
+ * serving plain HTTP when HTTPS was asked for, or as root when a user was named, would
+ * be worse than not starting. */
+static bool supported(const struct config *cfg, char err[256])
+{
+    if (cfg->tls.port != 0) {
+        snprintf(err, 256, "tls.port: HTTPS is not supported by this version yet");
+        return false;
+    }
+    if (cfg->user) {
+        snprintf(err, 256, "user: dropping privileges is not supported by this version yet");
+        return false;
+    }
+    return true;
+}
+
 int main(int argc, char **argv)
 {
     struct config cfg;
@@ -62,12 +79,17 @@ int main(int argc, char **argv)
         printf("mica %s\n", MICA_VERSION);
         break;
     case CONFIG_CHECK:
-        printf("mica: configuration OK (%s)\n", cfg.config_path ? cfg.config_path : "defaults");
+        printf("config OK (%s)\n", cfg.config_path ? cfg.config_path : "built-in defaults");
         break;
     case CONFIG_HASH_PASSWORD:
         status = hash_password();
         break;
     case CONFIG_RUN:
+        if (!supported(&cfg, err)) {
+            fprintf(stderr, "mica: %s\n", err);
+            status = 1;
+            break;
+        }
         if (log_open(cfg.log_level, cfg.error_log, err) != 0 || server_run(&cfg, err) != 0) {
             fprintf(stderr, "mica: %s\n", err);
             status = 1;
