@@ -36,6 +36,9 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <netdb.h>
+
+#include "util/password.h"
 
 _Static_assert(sizeof(long) >= 8 && sizeof(size_t) >= 8, "mica's limits need an LP64 system");
 
@@ -893,6 +896,34 @@ static int validate_tls(const struct config *cfg, char *err)
     return 0;
 }
 
+int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t *len,
+                        char err[256])
+{
+    char host[256];
+    size_t n = strlen(bind);
+    const char *h = bind;
+    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
+        h++;
+        n -= 2;
+    }
+    if (n == 0 || n >= sizeof(host))
+        return fail(err, "\"bind\": \"%.64s\" is not an address", bind);
+    memcpy(host, h, n);
+    host[n] = '\0';
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host, NULL, &hints, &res);
+    if (rc != 0 || res == NULL)
+        return fail(err, "\"bind\": \"%.64s\": %s", bind,
+                    rc != 0 ? gai_strerror(rc) : "no address");
+    memset(ss, 0, sizeof(*ss));
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    *len = res->ai_addrlen;
+    freeaddrinfo(res);
+    return 0;
+}
+
 int config_validate(const struct config *cfg, char err[256])
 {
     char shown[SHOWN_PATH_SIZE];
@@ -906,6 +937,16 @@ int config_validate(const struct config *cfg, char err[256])
     }
     if (!S_ISDIR(st.st_mode)) {
         return fail(err, "root \"%s\": not a directory", shown);
+    }
+    if (cfg->bind != NULL) {
+        struct sockaddr_storage ss;
+        socklen_t len;
+        if (config_resolve_bind(cfg->bind, &ss, &len, err) != 0)
+            return -1;
+    }
+    if (cfg->admin.password_hash != NULL && !password_is_hash(cfg->admin.password_hash)) {
+        return fail(err, "\"admin.password_hash\": not a password hash (make one with "
+                         "--hash-password)");
     }
     if ((cfg->admin.user == NULL) != (cfg->admin.password_hash == NULL)) {
         return fail(err, "\"%s\" is set without \"%s\" (use --hash-password to make a hash)",

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/socket.h>
 
 #define MICA_VERSION "0.1.0"
 
@@ -120,6 +121,11 @@ void config_defaults(struct config *cfg);
 /* Checks cross-field rules and the filesystem (root exists and is a directory).
  * Returns 0 or -1 with err. */
 int config_validate(const struct config *cfg, char err[256]);
+
+/* Resolves a `bind` value (an IPv4 or IPv6 address, [IPv6], or a host name) to the
+ * address to listen on (port 0). Returns 0 or -1 with err naming the key. */
+int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t *len,
+                        char err[256]);
 
 /* The --help text. */
 const char *config_usage(void);

@@ -180,6 +180,8 @@ void conn_close(struct conn *c)
     conn_release_buffers(c);
     /* close() also removes the socket from epoll: it is the only reference. */
     close(c->fd);
+    if (w->reserve_fd < 0)
+        worker_refill_reserve(w);
     w->n_conns--;
     stats_sub(&w->stats->connections_active, 1);
     server_release(w->srv);
@@ -483,6 +485,12 @@ static void conn_run(struct conn *c)
                 conn_close(c);
                 return;
             }
+            /* Shutting down: this response was the connection's last. */
+            if (c->w->stopping)
+                c->keep_alive = false;
+            if (!c->keep_alive && !c->is_shut && conn_finish(c))
+                return;
+            continue; /* requests may be waiting in the buffer behind the one just sent */
         }
         if (!c->keep_alive && !c->is_shut && conn_finish(c))
             return;

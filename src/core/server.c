@@ -11,7 +11,6 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -70,31 +69,7 @@ static int resolve_bind(const struct config *cfg, struct sockaddr_storage *ss, s
         }
         return 0;
     }
-    char host[256];
-    size_t n = strlen(cfg->bind);
-    const char *h = cfg->bind;
-    if (n >= 2 && h[0] == '[' && h[n - 1] == ']') {
-        h++;
-        n -= 2;
-    }
-    if (n >= sizeof(host)) {
-        snprintf(err, 256, "bind \"%s\": address too long", cfg->bind);
-        return -1;
-    }
-    memcpy(host, h, n);
-    host[n] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    int rc = getaddrinfo(host, NULL, &hints, &res);
-    if (rc != 0 || !res) {
-        snprintf(err, 256, "bind \"%s\": %s", cfg->bind, gai_strerror(rc));
-        return -1;
-    }
-    memcpy(ss, res->ai_addr, res->ai_addrlen);
-    *len = res->ai_addrlen;
-    freeaddrinfo(res);
-    return 0;
+    return config_resolve_bind(cfg->bind, ss, len, err);
 }
 
 static void set_port(struct sockaddr_storage *ss, unsigned port)

@@ -36,6 +36,7 @@ struct server {
     _Atomic bool stopping;       /* stop accepting; finish what is in flight */
     _Atomic bool force_stop;     /* the grace period is over: close everything */
     _Atomic unsigned n_running;  /* workers still in their loop */
+    _Atomic uint64_t fd_shortage_ms; /* when a worker last found no descriptor to spare */
 };
 
 /* Runs the server until SIGINT or SIGTERM. Returns 0 after a clean stop, or -1 with one

@@ -26,6 +26,7 @@ enum {
     PAUSE_MS = 100,       /* listeners rest this long when descriptors run out */
     POOL_KEEP_BLOCKS = 256, /* buffers kept for reuse per worker */
     POOL_KEEP_CONNS = 1024,
+    SHED_IDLE = 16, /* idle connections closed per shortage of descriptors */
 };
 
 static struct conn *conn_of(struct timer *t)
@@ -165,26 +166,60 @@ static void listeners_resume(struct worker *w)
     w->resume_ms = 0;
 }
 
+void worker_refill_reserve(struct worker *w)
+{
+    if (w->reserve_fd < 0)
+        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+}
+
+/* Closes up to n of the longest-idle keep-alive connections; returns how many. */
+static unsigned close_idle(struct worker *w, unsigned n)
+{
+    unsigned closed = 0;
+    struct timer_list *idle = &w->timers[CONN_TIMEOUT_IDLE];
+    while (closed < n && idle->head) {
+        conn_close(conn_of(idle->head));
+        closed++;
+    }
+    return closed;
+}
+
 /*
  * Out of descriptors (EMFILE/ENFILE): the pending connection would wake us forever. Give
- * up the reserve descriptor, take the connection, refuse it, and take the reserve back;
- * when even that fails, stop listening for a moment instead of spinning.
+ * up the reserve descriptor, take the connection, refuse it with a 503, and take the
+ * reserve back. Descriptors are shared by all workers, so another thread may take the one
+ * we freed: then make room by closing idle keep-alive connections, here and (through
+ * fd_shortage_ms) in every worker, as nginx reuses its idle connections; with nothing
+ * idle anywhere, stop listening for a moment instead of spinning.
  */
 static void shed(struct worker *w, struct listener *l, int error)
 {
+    struct server *srv = w->srv;
     uint64_t suppressed;
     if (log_limit_allow(&w->accept_limit, (uint64_t)w->now_s, &suppressed))
         log_error("accept: %s: refusing connections%s", strerror(error),
                   suppressed ? " (repeated)" : "");
+    worker_refill_reserve(w);
     if (w->reserve_fd >= 0) {
         close(w->reserve_fd);
         w->reserve_fd = -1;
         int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0)
             refuse(w, fd);
-        w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+        worker_refill_reserve(w);
+        if (w->reserve_fd >= 0)
+            return;
     }
-    if (w->reserve_fd < 0)
+    uint64_t last = atomic_load_explicit(&srv->fd_shortage_ms, memory_order_relaxed);
+    if (w->now_ms >= last + PAUSE_MS) {
+        atomic_store_explicit(&srv->fd_shortage_ms, w->now_ms, memory_order_relaxed);
+        for (unsigned i = 0; i < srv->n_workers; i++)
+            if (&srv->workers[i] != w)
+                worker_wake(&srv->workers[i]);
+    }
+    if (close_idle(w, SHED_IDLE) > 0)
+        worker_refill_reserve(w);
+    else
         listener_pause(w, l);
 }
 
@@ -322,6 +357,11 @@ void *worker_main(void *arg)
         }
         worker_run_ready(w);
         worker_expire(w);
+        /* Another worker ran out of descriptors: give up some idle connections too.
+         * Relaxed: a stale read only delays this by one loop iteration. */
+        uint64_t shortage = atomic_load_explicit(&srv->fd_shortage_ms, memory_order_relaxed);
+        if (shortage && w->now_ms < shortage + PAUSE_MS)
+            close_idle(w, SHED_IDLE);
         if (w->resume_ms && w->resume_ms <= w->now_ms)
             listeners_resume(w);
     }

@@ -95,6 +95,9 @@ void worker_wake(struct worker *w);
 /* Releases what worker_init and the loop left (after the thread has been joined). */
 void worker_free(struct worker *w);
 
+/* Takes the reserve descriptor back if it was given up (a descriptor was freed). */
+void worker_refill_reserve(struct worker *w);
+
 /* Puts c on the ready list: it will run again before the worker waits for events. */
 void worker_defer(struct worker *w, struct conn *c);
 

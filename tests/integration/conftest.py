@@ -28,21 +28,29 @@ START_RE = re.compile(r"listening on http://(\S+):(\d+) ")
 class Server:
     """One running mica process."""
 
-    def __init__(self, workdir, root, args=(), config=None):
+    def __init__(self, workdir, root, args=(), config=None, bind="127.0.0.1",
+                 preexec_fn=None, templates=None):
         self.workdir = pathlib.Path(workdir)
         self.root = pathlib.Path(root)
         self.args = list(args)
         self.config = config
         self.proc = None
         self.port = None
-        self.host = "127.0.0.1"
+        # bind=None leaves --bind out (the default: every interface, IPv4 and IPv6);
+        # the tests then talk to it over 127.0.0.1.
+        self.bind = bind
+        self.host = bind if bind not in (None, "0.0.0.0", "::") else "127.0.0.1"
+        self.preexec_fn = preexec_fn
+        self.templates = str(templates) if templates else str(REPO / "templates")
         self.banner = ""
         self.error_log = self.workdir / "error.log"
 
     def start(self, timeout=10.0):
-        cmd = [MICA_BIN, "--port", "0", "--bind", self.host, "--root", str(self.root),
-               "--templates", str(REPO / "templates"), "--error-log", str(self.error_log),
-               "--access-log", "off"]
+        cmd = [MICA_BIN, "--port", "0"]
+        if self.bind is not None:
+            cmd += ["--bind", self.bind]
+        cmd += ["--root", str(self.root), "--templates", self.templates,
+                "--error-log", str(self.error_log), "--access-log", "off"]
         if self.config is not None:
             cfg = self.workdir / "config.json"
             cfg.write_text(json.dumps(self.config))
@@ -52,7 +60,8 @@ class Server:
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
         self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env)
+                                     stderr=subprocess.PIPE, env=env,
+                                     preexec_fn=self.preexec_fn)
         deadline = time.monotonic() + timeout
         line = b""
         while not line.endswith(b"\n"):
@@ -77,12 +86,19 @@ class Server:
     def pid(self):
         return self.proc.pid
 
-    def url(self, path="/"):
-        return f"http://{self.host}:{self.port}{path}"
+    def url(self, path="/", host=None):
+        host = host or self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}{path}"
 
-    def connect(self, timeout=5.0):
-        s = socket.create_connection((self.host, self.port), timeout=timeout)
+    def connect(self, timeout=5.0, host=None):
+        s = socket.create_connection((host or self.host, self.port), timeout=timeout)
         return s
+
+    def conn(self, timeout=5.0, host=None):
+        """A Conn (see below) to this server."""
+        return Conn(self.connect(timeout, host), timeout)
 
     def stop(self, timeout=15.0):
         """SIGTERM, wait, and return (exit code, stderr text)."""
@@ -119,12 +135,17 @@ def make_server(tmp_path):
     """Factory: make_server(files={...}, args=[...], config={...}) → a started Server.
 
     files maps paths relative to the docroot to bytes or str; the shipped www/ is copied
-    first unless bare=True. Every server started is stopped at the end of the test, and a
-    sanitizer report or a non-zero exit fails the test.
+    first unless bare=True. symlinks maps paths relative to the docroot to link targets.
+    bind=None leaves --bind out (listen on every interface); preexec_fn runs in the child
+    before exec (e.g. to lower RLIMIT_NOFILE); templates replaces the templates folder;
+    start=False returns the Server unstarted, so the test can add to srv.root and srv.workdir
+    first and then call srv.start(). Every server started is stopped at the end of the
+    test, and a sanitizer report or a non-zero exit fails the test.
     """
     started = []
 
-    def factory(files=None, args=(), config=None, bare=False):
+    def factory(files=None, args=(), config=None, bare=False, bind="127.0.0.1",
+                preexec_fn=None, templates=None, symlinks=None, start=True):
         n = len(started)
         work = tmp_path / f"srv{n}"
         root = work / "www"
@@ -139,9 +160,13 @@ def make_server(tmp_path):
             if isinstance(content, str):
                 content = content.encode()
             p.write_bytes(content)
-        srv = Server(work, root, args, config).start()
+        for rel, target in (symlinks or {}).items():
+            p = root / rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(target, p)
+        srv = Server(work, root, args, config, bind, preexec_fn, templates)
         started.append(srv)
-        return srv
+        return srv.start() if start else srv
 
     yield factory
     failures = []
@@ -200,3 +225,164 @@ def parse_responses(data):
         out.append((status, headers, rest[:n]))
         data = rest[n:]
     return out
+
+
+class Conn:
+    """A client connection that reads responses one at a time, framed by Content-Length."""
+
+    def __init__(self, sock, timeout=5.0):
+        self.sock = sock
+        self.timeout = timeout
+        self.buf = b""
+        self.eof = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.sock.close()
+
+    def send(self, data):
+        self.sock.sendall(data)
+
+    def get(self, path, headers=(), method="GET"):
+        """Sends one request with a Host header (and extra header lines)."""
+        extra = "".join(h + "\r\n" for h in headers)
+        self.send(f"{method} {path} HTTP/1.1\r\nHost: t\r\n{extra}\r\n".encode())
+
+    def _fill(self, deadline):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"no complete response in time; have {self.buf[:200]!r}")
+        self.sock.settimeout(left)
+        try:
+            chunk = self.sock.recv(262144)
+        except socket.timeout:
+            raise TimeoutError(f"no complete response in time; have {self.buf[:200]!r}")
+        except ConnectionResetError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+        self.buf += chunk
+        return bool(chunk)
+
+    def read_response(self, head=False, timeout=None):
+        """Returns (status, headers, body, version) or None if the peer closed first.
+
+        head=True: a response to HEAD (no body whatever Content-Length says)."""
+        deadline = time.monotonic() + (timeout or self.timeout)
+        while b"\r\n\r\n" not in self.buf:
+            if not self._fill(deadline):
+                if self.buf:
+                    raise AssertionError(f"closed inside a response head: {self.buf[:300]!r}")
+                return None
+        head_bytes, _, rest = self.buf.partition(b"\r\n\r\n")
+        lines = head_bytes.split(b"\r\n")
+        parts = lines[0].split(b" ", 2)
+        version, status = parts[0].decode(), int(parts[1])
+        headers = {}
+        for line in lines[1:]:
+            k, sep, v = line.partition(b":")
+            assert sep, f"bad header line {line!r}"
+            headers[k.strip().lower().decode()] = v.strip().decode()
+        n = 0 if head or status in (204, 304) or 100 <= status < 200 else \
+            int(headers.get("content-length", "0"))
+        self.buf = rest
+        while len(self.buf) < n:
+            if not self._fill(deadline):
+                raise AssertionError(f"closed inside a body: {len(self.buf)} of {n} bytes")
+        body, self.buf = self.buf[:n], self.buf[n:]
+        return status, headers, body, version
+
+    def wait_closed(self, timeout=None):
+        """Waits for EOF (or a reset) and returns the seconds it took, or None on timeout.
+        Any bytes that arrive meanwhile are kept in self.buf."""
+        start = time.monotonic()
+        deadline = start + (timeout or self.timeout)
+        while not self.eof:
+            try:
+                self._fill(deadline)
+            except TimeoutError:
+                return None
+        return time.monotonic() - start
+
+
+def request(srv, path, headers=(), method="GET", timeout=5.0, host=None):
+    """One request on a fresh connection: (status, headers, body)."""
+    with srv.conn(timeout, host) as c:
+        c.get(path, headers, method)
+        r = c.read_response(head=(method == "HEAD"))
+        assert r is not None, f"connection closed without a response to {method} {path}"
+        return r[:3]
+
+
+def proc_cpu_seconds(pid):
+    """utime + stime of a process, in seconds, from /proc."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_for(pred, timeout=5.0, interval=0.05):
+    """Polls pred() until it returns something truthy or the deadline passes."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or time.monotonic() >= deadline:
+            return v
+        time.sleep(interval)
+
+
+def start_process(args, cwd, timeout=10.0):
+    """Runs the mica binary with args in cwd and waits for its first stdout line (or exit).
+
+    Returns (proc, first line); proc has exited if the line is empty."""
+    env = dict(os.environ)
+    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
+    proc = subprocess.Popen([MICA_BIN] + list(args), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=env)
+    deadline = time.monotonic() + timeout
+    line = b""
+    while not line.endswith(b"\n"):
+        left = deadline - time.monotonic()
+        if left <= 0:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"no start-up line within {timeout} s: {line!r}")
+        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.1))
+        if ready:
+            ch = os.read(proc.stdout.fileno(), 1)
+            if not ch:
+                break
+            line += ch
+        elif proc.poll() is not None and not line:
+            break
+    return proc, line.decode(errors="replace")
+
+
+def stop_process(proc, timeout=15.0):
+    """SIGTERM by pid, wait, return (exit code, stderr text)."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        _, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("mica did not stop within %.0f s of SIGTERM" % timeout)
+    return proc.returncode, err.decode(errors="replace")
+
+
+def ipv6_loopback():
+    """True when ::1 can be bound on this machine."""
+    if not socket.has_ipv6:
+        return False
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

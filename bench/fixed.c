@@ -1,0 +1,180 @@
+// SPDX-License-Identifier: MIT
+// fixed: the "physical limit" reference for `make bench` (issue 8).
+//
+// A minimal single-threaded epoll HTTP/1.1 server that answers every request head it finds
+// ("\r\n\r\n"-terminated; several per read when pipelined) with the same 1 KiB response held
+// in memory, and keeps connections alive. No parsing, no files, no logging: whatever a real
+// server spends beyond this is its own overhead.
+//
+//   cc -O2 -std=c11 -o build/bench/fixed bench/fixed.c
+//   fixed [PORT]     listens on 127.0.0.1:PORT (default 0 = any free port) and prints
+//                    "fixed listening on http://127.0.0.1:PORT " like mica does.
+#define _GNU_SOURCE
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#define BODY_LEN 1024
+#define IN_CAP 8192
+#define MAX_FDS 65536
+#define IOV_MAX_BATCH 64
+
+struct conn {
+    size_t inlen;     // bytes buffered in in[]
+    size_t pending;   // responses still to send
+    size_t off;       // bytes of the first pending response already sent
+    int want_out;     // EPOLLOUT registered
+    char in[IN_CAP];
+};
+
+static char resp[512 + BODY_LEN];
+static size_t resp_len;
+static struct conn *conns[MAX_FDS];
+static int ep;
+
+static void conn_close(int fd)
+{
+    epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+    close(fd);
+    free(conns[fd]);
+    conns[fd] = NULL;
+}
+
+static void set_out(int fd, struct conn *c, int want)
+{
+    if (c->want_out == want)
+        return;
+    struct epoll_event ev = {.events = EPOLLIN | (want ? EPOLLOUT : 0), .data.fd = fd};
+    epoll_ctl(ep, EPOLL_CTL_MOD, fd, &ev);
+    c->want_out = want;
+}
+
+// Sends as many pending responses as the socket takes. Returns -1 if the connection died.
+static int flush(int fd, struct conn *c)
+{
+    while (c->pending > 0) {
+        struct iovec iov[IOV_MAX_BATCH];
+        int n = 0;
+        iov[n++] = (struct iovec){resp + c->off, resp_len - c->off};
+        while (n < IOV_MAX_BATCH && (size_t)n < c->pending)
+            iov[n++] = (struct iovec){resp, resp_len};
+        ssize_t w = writev(fd, iov, n);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_out(fd, c, 1);
+                return 0;
+            }
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        size_t done = (size_t)w + c->off;
+        c->pending -= done / resp_len;
+        c->off = done % resp_len;
+    }
+    set_out(fd, c, 0);
+    return 0;
+}
+
+// Reads what is there, counts complete request heads, answers them. -1: close.
+static int on_read(int fd, struct conn *c)
+{
+    for (;;) {
+        ssize_t r = read(fd, c->in + c->inlen, IN_CAP - c->inlen);
+        if (r == 0)
+            return -1;
+        if (r < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                break;
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c->inlen += (size_t)r;
+        size_t start = 0;
+        char *end;
+        while ((end = memmem(c->in + start, c->inlen - start, "\r\n\r\n", 4)) != NULL) {
+            c->pending++;
+            start = (size_t)(end - c->in) + 4;
+        }
+        memmove(c->in, c->in + start, c->inlen - start);
+        c->inlen -= start;
+        if (c->inlen == IN_CAP)
+            return -1;  // a head larger than the buffer: give up on this client
+        if ((size_t)r < IN_CAP / 2)
+            break;  // short read: the socket is most likely drained, skip the EAGAIN read
+    }
+    return flush(fd, c);
+}
+
+int main(int argc, char **argv)
+{
+    int port = argc > 1 ? atoi(argv[1]) : 0;
+    signal(SIGPIPE, SIG_IGN);
+    resp_len = (size_t)snprintf(resp, sizeof resp,
+                                "HTTP/1.1 200 OK\r\nServer: fixed\r\n"
+                                "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
+                                "Content-Type: application/octet-stream\r\n"
+                                "Content-Length: %d\r\nConnection: keep-alive\r\n\r\n",
+                                BODY_LEN);
+    memset(resp + resp_len, 'x', BODY_LEN);
+    resp_len += BODY_LEN;
+
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4096) < 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &alen) < 0) {
+        perror("fixed: bind/listen");
+        return 1;
+    }
+    printf("fixed listening on http://127.0.0.1:%d (1 thread)\n", ntohs(a.sin_port));
+    fflush(stdout);
+
+    ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
+    epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
+    struct epoll_event evs[256];
+    for (;;) {
+        int n = epoll_wait(ep, evs, 256, -1);
+        for (int i = 0; i < n; i++) {
+            int fd = evs[i].data.fd;
+            if (fd == ls) {
+                int cfd;
+                while ((cfd = accept4(ls, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+                    if (cfd >= MAX_FDS || !(conns[cfd] = calloc(1, sizeof(struct conn)))) {
+                        close(cfd);
+                        continue;
+                    }
+                    setsockopt(cfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+                    struct epoll_event cev = {.events = EPOLLIN, .data.fd = cfd};
+                    epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev);
+                }
+                continue;
+            }
+            struct conn *c = conns[fd];
+            if (!c)
+                continue;
+            int rc = 0;
+            if (evs[i].events & (EPOLLERR | EPOLLHUP))
+                rc = -1;
+            else if (evs[i].events & EPOLLOUT)
+                rc = flush(fd, c);
+            if (rc == 0 && (evs[i].events & EPOLLIN))
+                rc = on_read(fd, c);
+            if (rc < 0)
+                conn_close(fd);
+        }
+    }
+}
