@@ -944,14 +944,14 @@ int config_validate(const struct config *cfg, char err[256])
         if (config_resolve_bind(cfg->bind, &ss, &len, err) != 0)
             return -1;
     }
-    if (cfg->admin.password_hash != NULL && !password_is_hash(cfg->admin.password_hash)) {
-        return fail(err, "\"admin.password_hash\": not a password hash (make one with "
-                         "--hash-password)");
-    }
     if ((cfg->admin.user == NULL) != (cfg->admin.password_hash == NULL)) {
         return fail(err, "\"%s\" is set without \"%s\" (use --hash-password to make a hash)",
                     cfg->admin.user ? "admin.user" : "admin.password_hash",
                     cfg->admin.user ? "admin.password_hash" : "admin.user");
+    }
+    if (cfg->admin.password_hash != NULL && !password_is_hash(cfg->admin.password_hash)) {
+        return fail(err, "\"admin.password_hash\": not a password hash (make one with "
+                         "--hash-password)");
     }
     return validate_tls(cfg, err);
 }

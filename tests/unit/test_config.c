@@ -271,7 +271,7 @@ static const char all_keys_json[] =
     " \"max_header_bytes\": 1048576, \"max_body_bytes\": 1099511627776,\n"
     " \"index_files\": [\"a.html\", \"b.htm\"],\n"
     " \"cache\": {\"enabled\": false, \"max_bytes\": 5, \"max_file_bytes\": 6},\n"
-    " \"admin\": {\"user\": \"u\", \"password_hash\": \"$6$salt$hash\"},\n"
+    " \"admin\": {\"user\": \"u\", \"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"},\n"
     " \"clean_urls\": false, \"spa_fallback\": \"index.html\",\n"
     " \"headers\": {\"/assets/*\": {\"Cache-Control\": \"max-age=60\", \"X-A\": \"b\\tc\"},\n"
     "             \"*.css\": {}},\n"
@@ -297,7 +297,7 @@ static void test_all_keys(void **state)
     assert_int_equal(c.n_index_files, 2);
     assert_string_equal(c.index_files[1], "b.htm");
     assert_int_equal(c.cache.max_file_bytes, 6);
-    assert_string_equal(c.admin.password_hash, "$6$salt$hash");
+    assert_string_equal(c.admin.password_hash, "$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C");
     assert_int_equal(c.n_headers, 2);
     assert_string_equal(c.headers[0].glob, "/assets/*");
     assert_int_equal(c.headers[0].n_fields, 2);
@@ -500,9 +500,11 @@ static const struct json_case json_cases[] = {
     {"top level string", "\"port\"", 0, -1, "got \"port\""},
     {"admin user without hash", "{\"admin\": {\"user\": \"a\"}}", 0, -1,
      "\"admin.user\" is set without \"admin.password_hash\""},
-    {"admin hash without user", "{\"admin\": {\"password_hash\": \"$6$x$y\"}}", 0, -1,
+    {"admin hash without user", "{\"admin\": {\"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}", 0, -1,
      "\"admin.password_hash\" is set without \"admin.user\""},
-    {"admin complete", "{\"admin\": {\"user\": \"a\", \"password_hash\": \"$6$x$y\"}}", 0, 0, NULL},
+    {"admin hash not a hash", "{\"admin\": {\"user\": \"a\", \"password_hash\": \"secret\"}}", 0,
+     -1, "\"admin.password_hash\": not a password hash"},
+    {"admin complete", "{\"admin\": {\"user\": \"a\", \"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}", 0, 0, NULL},
     {"tls without cert", "{\"tls\": {\"port\": 8443}}", 0, -1,
      "\"tls.port\" is 8443 but no certificate"},
     {"tls self-signed", "{\"tls\": {\"port\": 8443, \"self_signed\": true}}", 0, 0, NULL},
