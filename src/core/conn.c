@@ -402,10 +402,16 @@ static enum io_result conn_read(struct conn *c)
         errno = ENOBUFS;
         return IO_ERROR;
     }
-    size_t n;
-    enum io_result r = transport_recv(c->fd, c->rbuf + c->rlen, cap - c->rlen, &n);
-    if (r == IO_OK)
+    size_t n, room = cap - c->rlen;
+    enum io_result r = transport_recv(c->fd, c->rbuf + c->rlen, room, &n);
+    if (r == IO_OK) {
         c->rlen += (uint32_t)n;
+        /* A short read emptied the socket: the next segment raises a new edge, so the
+         * recv that would only say EAGAIN is skipped. Not after EPOLLRDHUP: the end of
+         * the stream raises no further edge and must be read to be seen. */
+        if (n < room && !c->is_hup)
+            c->readable = false;
+    }
     return r;
 }
 
@@ -536,6 +542,8 @@ void conn_on_event(struct conn *c, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         c->readable = true;
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        c->is_hup = true;
     if (events & (EPOLLOUT | EPOLLHUP | EPOLLERR))
         c->writable = true;
     conn_run(c);

@@ -50,6 +50,7 @@ struct conn {
     bool is_ready;    /* on the worker's ready list */
     bool is_fresh;    /* no request received yet */
     bool is_shut;     /* our write side is shut (lingering) */
+    bool is_hup;      /* epoll reported the peer's end of stream (or an error) */
     int fd;
     struct worker *w; /* borrowed: the owner */
     struct conn *ready_next;
