@@ -20,6 +20,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -37,11 +38,11 @@ enum {
     OUT_MAX_BYTES = 64 << 20,  /* the output buffer never grows past this */
 #ifdef MICA_SMALL_BUFFERS
     /* Sanitizer builds: tiny thresholds so the growth and sendfile paths run in tests. */
-    SMALL_FILE_BYTES = 512,
+    SMALL_BODY_BYTES = 512,
     OUT_INITIAL_BYTES = 256,
 #else
     OUT_INITIAL_BYTES = 1 << 30, /* the whole block */
-    SMALL_FILE_BYTES = 16 * 1024, /* smaller files are read into the output buffer */
+    SMALL_BODY_BYTES = 16 * 1024, /* smaller bodies are copied into the output buffer */
 #endif
 };
 
@@ -54,7 +55,7 @@ static const struct config *conn_cfg(const struct conn *c)
 
 static bool conn_has_output(const struct conn *c)
 {
-    return c->out_sent < c->out.len || c->file_left > 0;
+    return c->out_sent < c->out.len || c->seg_left > 0;
 }
 
 /* --- buffers --------------------------------------------------------------------------- */
@@ -87,6 +88,17 @@ static bool conn_get_out(struct conn *c)
     return true;
 }
 
+/* The body segment is sent (or abandoned): close its file or drop its owner. */
+static void conn_seg_end(struct conn *c)
+{
+    if (c->seg_kind == SEG_FILE)
+        close(c->seg.file.fd);
+    else if (c->seg_kind == SEG_MEM)
+        ref_put(c->seg.mem.owner);
+    c->seg_kind = SEG_NONE;
+    c->seg_left = 0;
+}
+
 /* After a flush: forget the sent bytes, and leave the heap if a big body took us there. */
 static void conn_reset_out(struct conn *c)
 {
@@ -117,6 +129,15 @@ static void conn_release_buffers(struct conn *c)
     }
 }
 
+/* The body is over (read or abandoned): its state goes back to the pool. */
+static void conn_body_end(struct conn *c)
+{
+    pool_put(&c->w->body_pool, c->body);
+    c->body = NULL;
+    if (c->state == CONN_BODY)
+        c->state = CONN_HEAD;
+}
+
 /* --- opening and closing ---------------------------------------------------------------- */
 
 bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
@@ -134,7 +155,6 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
     c->is_fresh = true;
     c->fd = fd;
     c->w = w;
-    c->file_fd = -1;
     timer_init(&c->timer);
     if (peer->sa_family == AF_INET6) {
         const struct sockaddr_in6 *s6 = (const struct sockaddr_in6 *)peer;
@@ -172,9 +192,9 @@ void conn_close(struct conn *c)
         *p = c->ready_next;
         c->is_ready = false;
     }
-    if (c->file_fd >= 0)
-        close(c->file_fd);
-    c->file_left = 0;
+    conn_seg_end(c);
+    if (c->body)
+        conn_body_end(c);
     c->rpos = c->rlen; /* nothing buffered matters any more */
     c->out_sent = c->out.len;
     conn_release_buffers(c);
@@ -219,8 +239,10 @@ static bool conn_read_file(struct conn *c, const struct response *resp)
 }
 
 /*
- * Appends resp to the output queue: the head, then the body unless head_only. A file body
- * is read into the buffer when small, else queued for sendfile (the queue takes its fd).
+ * Appends resp to the output queue: the head, then the body unless head_only. Small
+ * bodies are copied (or read, for files) into the buffer so they leave with the head and
+ * with other pipelined responses; larger ones become the body segment: a file range for
+ * sendfile, or shared memory (the queue takes the owner's reference) for writev.
  * False when it cannot be queued (out of memory, a file that shrank): the caller stops
  * taking requests, earlier responses are still sent, and the connection then closes.
  */
@@ -228,36 +250,41 @@ static bool conn_queue(struct conn *c, struct response *resp, bool head_only, bo
 {
     struct worker *w = c->w;
     if (!conn_get_out(c)) {
-        response_drop_file(resp);
+        response_drop_body(resp);
         return false;
     }
     size_t mark = c->out.len;
     if (!response_write_head(&c->out, resp, w->date, c->keep_alive, http10))
         goto fail;
-    uint64_t body_bytes = 0;
-    if (!head_only && resp->body_kind == BODY_MEM) {
+    uint64_t body_bytes = head_only ? 0 : resp->body_length;
+    bool is_small = resp->body_length <= SMALL_BODY_BYTES;
+    if (head_only || resp->body_kind == BODY_NONE) {
+        /* nothing to send */
+    } else if (resp->body_kind == BODY_MEM && (is_small || !resp->owner)) {
         if (!buf_append_slice(&c->out, resp->body))
             goto fail;
-        body_bytes = resp->body.len;
-    } else if (!head_only && resp->body_kind == BODY_FILE) {
-        body_bytes = resp->body_length;
-        if (resp->body_length <= SMALL_FILE_BYTES) {
-            if (!conn_read_file(c, resp))
-                goto fail;
-        } else {
-            c->file_fd = resp->file_fd;
-            c->file_off = resp->file_offset;
-            c->file_left = resp->body_length;
-            resp->file_fd = -1;
-            resp->body_kind = BODY_NONE;
-        }
+    } else if (resp->body_kind == BODY_MEM) {
+        c->seg_kind = SEG_MEM;
+        c->seg.mem.ptr = resp->body.ptr;
+        c->seg.mem.owner = resp->owner;
+        c->seg_left = resp->body.len;
+        resp->owner = NULL;
+    } else if (is_small) {
+        if (!conn_read_file(c, resp))
+            goto fail;
+    } else {
+        c->seg_kind = SEG_FILE;
+        c->seg.file.fd = resp->file_fd;
+        c->seg.file.off = resp->file_offset;
+        c->seg_left = resp->body_length;
+        resp->file_fd = -1;
     }
-    response_drop_file(resp);
+    response_drop_body(resp);
     stats_response(w->stats, resp->status, body_bytes);
     return true;
 fail:
     c->out.len = mark;
-    response_drop_file(resp);
+    response_drop_body(resp);
     return false;
 }
 
@@ -280,6 +307,72 @@ static void conn_reject(struct conn *c, int status, const char *reason)
     conn_queue(c, resp, false, false);
 }
 
+/* Prepares to read the body of req. False when there is no memory for it. */
+static bool conn_body_start(struct conn *c, const struct request *req)
+{
+    struct conn_body *b = pool_get(&c->w->body_pool);
+    if (!b)
+        return false;
+    b->left = req->chunked ? 0 : req->content_length;
+    b->received = 0;
+    b->started_ms = c->w->now_ms;
+    b->is_chunked = req->chunked;
+    chunked_init(&b->chunked);
+    c->body = b;
+    return true;
+}
+
+/*
+ * Consumes body bytes from the read buffer and throws them away. STEP_ANSWERED when the
+ * body is complete (the next request may follow), STEP_NEED_MORE, or STEP_STOP when the
+ * connection must end: bad chunked framing, a body over max_body_bytes, or one arriving
+ * slower than body_min_rate (averaged from 10 s after it started). The response was
+ * already queued, so these end the connection instead of answering.
+ */
+static enum step conn_body_discard(struct conn *c)
+{
+    const struct config *cfg = conn_cfg(c);
+    struct conn_body *b = c->body;
+    size_t avail = c->rlen - c->rpos;
+    const char *why = NULL;
+    bool done;
+    if (b->is_chunked) {
+        size_t used, data_len;
+        struct request_error err;
+        enum chunked_status st = chunked_decode(&b->chunked, c->rbuf + c->rpos, avail,
+                                                cfg->max_body_bytes, &used, &data_len, &err);
+        c->rpos += (uint32_t)used;
+        b->received += used;
+        done = st == CHUNKED_DONE;
+        if (st == CHUNKED_ERROR)
+            why = err.reason;
+    } else {
+        size_t take = avail < b->left ? avail : (size_t)b->left;
+        c->rpos += (uint32_t)take;
+        b->left -= take;
+        b->received += take;
+        done = b->left == 0;
+    }
+    uint64_t elapsed_ms = c->w->now_ms - b->started_ms;
+    if (!why && !done && cfg->body_min_rate > 0 && elapsed_ms >= 10000 &&
+        b->received * 1000 < (uint64_t)cfg->body_min_rate * elapsed_ms)
+        why = "request body slower than body_min_rate";
+    if (why) {
+        char peer[INET6_ADDRSTRLEN];
+        conn_peer_text(c, peer);
+        log_info("%s: closing: %s", peer, why);
+        conn_body_end(c);
+        c->keep_alive = false;
+        c->state = CONN_LINGER;
+        return STEP_STOP;
+    }
+    if (!done)
+        return STEP_NEED_MORE;
+    conn_body_end(c);
+    timer_cancel(&c->timer);
+    return STEP_ANSWERED;
+}
+
 /* Routes a complete request and queues its response. */
 static void conn_answer(struct conn *c, const struct request *req)
 {
@@ -300,16 +393,14 @@ static void conn_answer(struct conn *c, const struct request *req)
     }
 
     c->keep_alive = req->keep_alive && !resp->close && !w->stopping;
-    if (has_body) {
-        if (req->chunked || !c->keep_alive) {
-            /* A body we will not read must not be taken for the next request: close, after
-             * draining what the client sends meanwhile. Chunked bodies: issue #3. */
-            c->keep_alive = false;
-            c->state = CONN_LINGER;
-        } else {
-            c->body_left = req->content_length;
-            c->state = CONN_BODY;
-        }
+    if (has_body && c->keep_alive && !req->expect_continue && conn_body_start(c, req))
+        c->state = CONN_BODY;
+    else if (has_body) {
+        /* A body we will not read must never be taken for the next request. With
+         * Expect: 100-continue the client waits for our word and we send no 100 for a
+         * body nobody reads (RFC 9110 §10.1.1): answer, close, and drain meanwhile. */
+        c->keep_alive = false;
+        c->state = CONN_LINGER;
     }
     if (!conn_queue(c, resp, req->method == HTTP_HEAD, req->version_minor == 0))
         c->keep_alive = false;
@@ -320,14 +411,9 @@ static enum step conn_next_request(struct conn *c)
 {
     struct worker *w = c->w;
     if (c->state == CONN_BODY) {
-        uint64_t avail = c->rlen - c->rpos;
-        uint64_t take = avail < c->body_left ? avail : c->body_left;
-        c->rpos += (uint32_t)take;
-        c->body_left -= take;
-        if (c->body_left > 0)
-            return STEP_NEED_MORE;
-        c->state = CONN_HEAD;
-        timer_cancel(&c->timer);
+        enum step s = conn_body_discard(c);
+        if (s != STEP_ANSWERED)
+            return s;
     }
     if (c->rpos == c->rlen)
         return STEP_NEED_MORE;
@@ -353,30 +439,55 @@ static enum step conn_next_request(struct conn *c)
 
 /* --- I/O -------------------------------------------------------------------------------- */
 
+/* Sends out's bytes and shared memory after them, together, with writev. */
+static enum io_result conn_flush_mem(struct conn *c, bool *progress)
+{
+    while (c->seg_left > 0) {
+        struct iovec iov[2];
+        int n_iov = 0;
+        size_t pending = c->out.len - c->out_sent;
+        if (pending > 0)
+            iov[n_iov++] = (struct iovec){c->out.data + c->out_sent, pending};
+        iov[n_iov++] = (struct iovec){(void *)c->seg.mem.ptr, (size_t)c->seg_left};
+        size_t n;
+        enum io_result r = transport_writev(c->fd, iov, n_iov, &n);
+        if (r != IO_OK)
+            return r;
+        *progress = true;
+        size_t from_out = n < pending ? n : pending;
+        c->out_sent += from_out;
+        c->seg.mem.ptr += n - from_out;
+        c->seg_left -= n - from_out;
+    }
+    return IO_OK;
+}
+
 static enum io_result conn_flush(struct conn *c, bool *progress)
 {
+    if (c->seg_kind == SEG_MEM) {
+        enum io_result r = conn_flush_mem(c, progress);
+        if (r != IO_OK)
+            return r;
+    }
     while (c->out_sent < c->out.len) {
         size_t n;
         enum io_result r = transport_send(c->fd, c->out.data + c->out_sent,
-                                          c->out.len - c->out_sent, c->file_left > 0, &n);
+                                          c->out.len - c->out_sent, c->seg_left > 0, &n);
         if (r != IO_OK)
             return r;
         c->out_sent += n;
         *progress = true;
     }
-    while (c->file_left > 0) {
-        size_t chunk = c->file_left < SENDFILE_CHUNK ? (size_t)c->file_left : SENDFILE_CHUNK;
+    while (c->seg_kind == SEG_FILE && c->seg_left > 0) {
+        size_t chunk = c->seg_left < SENDFILE_CHUNK ? (size_t)c->seg_left : SENDFILE_CHUNK;
         size_t n;
-        enum io_result r = transport_sendfile(c->fd, c->file_fd, &c->file_off, chunk, &n);
+        enum io_result r = transport_sendfile(c->fd, c->seg.file.fd, &c->seg.file.off, chunk, &n);
         if (r != IO_OK)
             return r; /* ENODATA: the file shrank mid-send; the connection closes */
-        c->file_left -= n;
+        c->seg_left -= n;
         *progress = true;
     }
-    if (c->file_fd >= 0) {
-        close(c->file_fd);
-        c->file_fd = -1;
-    }
+    conn_seg_end(c);
     conn_reset_out(c);
     return IO_OK;
 }
@@ -431,7 +542,6 @@ static bool conn_finish(struct conn *c)
     }
     c->is_shut = true;
     c->rpos = c->rlen;
-    c->body_left = 0;
     conn_release_buffers(c);
     timer_arm(&c->w->timers[CONN_TIMEOUT_LINGER], &c->timer, c->w->now_ms + LINGER_MS);
     return false;
@@ -470,7 +580,7 @@ static void conn_run(struct conn *c)
     size_t lingered = 0;
     for (;;) {
         /* 1. Answer what is buffered, batching the responses. */
-        while (c->keep_alive && c->file_left == 0 && c->out.len < BATCH_BYTES && budget > 0) {
+        while (c->keep_alive && c->seg_left == 0 && c->out.len < BATCH_BYTES && budget > 0) {
             enum step s = conn_next_request(c);
             if (s == STEP_NEED_MORE)
                 break;

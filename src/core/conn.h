@@ -5,11 +5,13 @@
  * The input side is in one of these states:
  *   CONN_HEAD   waiting for, or reading, a request head (no bytes yet after a response
  *               means keep-alive idle: the read buffer is then given back to the pool);
- *   CONN_BODY   discarding the body of a request whose handler does not read it;
+ *   CONN_BODY   reading a request body (Content-Length or chunked); handlers that do not
+ *               use it have already answered, and it is discarded within max_body_bytes,
+ *               at no less than body_min_rate bytes/s once 10 s have passed;
  *   CONN_LINGER an error was answered and the write side shut: input is drained until the
  *               peer closes or a short timeout, so the response is not lost to a reset.
- * Independently, the output queue holds response bytes (out) and at most one file range
- * (sent with sendfile after them). While output is pending no new request is parsed, so
+ * Independently, the output queue holds response bytes (out) and at most one body segment
+ * after them: a file range (sendfile) or shared memory (writev with out). While output is pending no new request is parsed, so
  * responses leave in request order; complete pipelined requests already buffered are
  * answered together and their responses go out in one send.
  *
@@ -24,11 +26,25 @@
 #include <stdint.h>
 
 #include "core/timer.h"
+#include "http/body.h"
+#include "util/ref.h"
 #include "util/buf.h"
 
 struct worker;
 
+/* A request body in progress. Allocated only while one is read, so that idle and
+ * body-less connections do not carry it. */
+struct conn_body {
+    uint64_t left;       /* Content-Length bytes still to come (not chunked) */
+    uint64_t received;   /* bytes received so far, framing included, for the rate */
+    uint64_t started_ms; /* when the body started */
+    bool is_chunked;
+    struct chunked chunked;
+};
+
 enum conn_state { CONN_HEAD, CONN_BODY, CONN_LINGER };
+
+enum seg_kind { SEG_NONE, SEG_FILE, SEG_MEM };
 
 /* Which of the worker's timer lists expired. */
 enum conn_timeout {
@@ -51,6 +67,7 @@ struct conn {
     bool is_fresh;    /* no request received yet */
     bool is_shut;     /* our write side is shut (lingering) */
     bool is_hup;      /* epoll reported the peer's end of stream (or an error) */
+    uint8_t seg_kind; /* enum seg_kind */
     int fd;
     struct worker *w; /* borrowed: the owner */
     struct conn *ready_next;
@@ -60,14 +77,23 @@ struct conn {
     uint32_t rlen; /* bytes in rbuf */
     uint32_t rpos; /* start of the next request */
     size_t scan;   /* request_parse's progress within the next request */
-    uint64_t body_left; /* request body bytes still to discard */
+    struct conn_body *body; /* while in CONN_BODY, from the worker's pool */
 
     struct buf out;    /* response bytes; starts on out_block, may move to the heap */
     char *out_block;   /* pool block, NULL while idle */
     size_t out_sent;
-    int file_fd; /* file body after out, or -1 */
-    uint64_t file_off;
-    uint64_t file_left;
+    /* The body segment sent after out: a file range, or shared memory. */
+    union {
+        struct {
+            int fd;
+            uint64_t off;
+        } file;
+        struct {
+            const char *ptr;
+            struct ref *owner;
+        } mem;
+    } seg;
+    uint64_t seg_left; /* bytes of the segment still to send */
 
     struct in6_addr peer; /* IPv4 peers as v4-mapped addresses */
     uint16_t peer_port;

@@ -23,6 +23,7 @@
 
 #include "core/log.h"
 #include "core/worker.h"
+#include "files/cache.h"
 
 enum { LISTEN_BACKLOG = 4096 };
 
@@ -199,6 +200,7 @@ static void server_free(struct server *s)
         worker_free(&s->workers[i]);
     free(s->workers);
     free(s->stats);
+    cache_free(s->cache);
     if (s->root_fd >= 0)
         close(s->root_fd);
     if (s->templates_fd >= 0)
@@ -219,6 +221,13 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
         log_warn("templates \"%s\": %s: built-in pages are used", cfg->templates_dir,
                  strerror(errno));
 
+    if (cfg->cache.enabled && cfg->cache.max_bytes > 0) {
+        s->cache = cache_new(cfg->cache.max_bytes, cfg->cache.max_file_bytes);
+        if (!s->cache) {
+            snprintf(err, 256, "cache: out of memory");
+            return -1;
+        }
+    }
     s->n_workers = (unsigned)cfg->threads;
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     s->stats = aligned_alloc(64, s->n_workers * sizeof(*s->stats));

@@ -28,6 +28,7 @@ struct server {
     struct worker *workers;
     unsigned n_workers;
     struct stats *stats; /* one per worker */
+    struct cache *cache; /* the file cache, or NULL when disabled */
     int root_fd;
     int templates_fd;
     time_t started_at;

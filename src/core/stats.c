@@ -18,6 +18,8 @@ void stats_sum(const struct stats *s, unsigned n, struct stats_total *t)
         t->connections_accepted += get(&s[i].connections_accepted);
         t->connections_active += get(&s[i].connections_active);
         t->connections_refused += get(&s[i].connections_refused);
+        t->cache_hits += get(&s[i].cache_hits);
+        t->cache_misses += get(&s[i].cache_misses);
         for (int c = 0; c < 6; c++)
             t->status_class[c] += get(&s[i].status_class[c]);
     }

@@ -21,6 +21,8 @@ struct stats {
     _Atomic uint64_t connections_active;
     _Atomic uint64_t connections_refused; /* over max_connections or out of descriptors */
     _Atomic uint64_t status_class[6];     /* index status / 100: [1] 1xx … [5] 5xx */
+    _Atomic uint64_t cache_hits;
+    _Atomic uint64_t cache_misses;
 };
 
 /* Sums of every worker's counters. */
@@ -31,6 +33,8 @@ struct stats_total {
     uint64_t connections_active;
     uint64_t connections_refused;
     uint64_t status_class[6];
+    uint64_t cache_hits;
+    uint64_t cache_misses;
 };
 
 /* Adds n to a counter of the calling worker's own struct stats (single writer). */

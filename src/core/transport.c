@@ -43,6 +43,21 @@ enum io_result transport_send(int fd, const char *buf, size_t len, bool more, si
     }
 }
 
+enum io_result transport_writev(int fd, const struct iovec *iov, int n, size_t *sent)
+{
+    struct msghdr msg = {.msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)n};
+    for (;;) {
+        /* sendmsg rather than writev: MSG_NOSIGNAL instead of a SIGPIPE. */
+        ssize_t r = sendmsg(fd, &msg, MSG_NOSIGNAL);
+        if (r >= 0) {
+            *sent = (size_t)r;
+            return IO_OK;
+        }
+        if (errno != EINTR)
+            return io_failure();
+    }
+}
+
 enum io_result transport_sendfile(int fd, int file_fd, uint64_t *offset, size_t len, size_t *n)
 {
     for (;;) {

@@ -73,6 +73,7 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     w->block_bytes = cfg->max_header_bytes > 16384 ? cfg->max_header_bytes : 16384;
     pool_init(&w->block_pool, w->block_bytes, POOL_KEEP_BLOCKS);
     pool_init(&w->conn_pool, sizeof(struct conn), POOL_KEEP_CONNS);
+    pool_init(&w->body_pool, sizeof(struct conn_body), POOL_KEEP_CONNS);
     buf_init(&w->scratch, NULL, 0, 0);
 
     struct env *env = &w->env;
@@ -84,6 +85,8 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     env->started_at = srv->started_at;
     env->started_ms = srv->started_ms;
     env->scratch = &w->scratch;
+    env->my_stats = w->stats;
+    env->cache = srv->cache;
     worker_tick(w);
     return 0;
 fail:
@@ -106,6 +109,7 @@ void worker_free(struct worker *w)
     w->reserve_fd = w->wake.fd = w->epfd = -1;
     pool_drain(&w->block_pool);
     pool_drain(&w->conn_pool);
+    pool_drain(&w->body_pool);
     buf_free(&w->scratch);
 }
 

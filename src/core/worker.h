@@ -63,6 +63,7 @@ struct worker {
 
     struct pool conn_pool;  /* struct conn */
     struct pool block_pool; /* read and write buffers */
+    struct pool body_pool;  /* struct conn_body */
     size_t block_bytes;
     unsigned n_conns;
     bool stopping; /* draining for shutdown: no new requests on kept-alive connections */

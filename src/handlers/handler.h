@@ -14,6 +14,7 @@
 
 #include "core/config.h"
 #include "core/stats.h"
+#include "files/cache.h"
 #include "files/path.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -25,6 +26,7 @@ struct env {
     int root_fd;                /* the document root (O_PATH | O_DIRECTORY) */
     int templates_fd;           /* templates_dir, or -1 when it does not exist */
     const struct stats *stats;  /* every worker's counters, n_workers of them */
+    struct cache *cache;        /* the file cache, or NULL when disabled */
     unsigned n_workers;
     time_t started_at;          /* wall clock at start */
     uint64_t started_ms;        /* monotonic clock at start */
@@ -36,7 +38,8 @@ struct env {
     /* This request: the normalised path (path_normalize) and per-worker scratch. */
     char rel[PATH_MAX_BYTES];
     struct path_result rel_info;
-    struct buf *scratch; /* reset before each request; holds generated bodies */
+    struct buf *scratch;     /* reset before each request; holds generated bodies */
+    struct stats *my_stats;  /* this worker's counters (the handler may count) */
 };
 
 typedef int handler_fn(struct env *env, const struct request *req, struct response *resp);

@@ -1,9 +1,16 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The static file handler. All filesystem access goes through path_open(), which keeps
- * every open beneath the root; this file only decides what to open and what to answer.
- * The response carries the open descriptor: the connection sends it with sendfile(2)
- * (or reads it into the output buffer when small) and closes it.
+ * The static file handler.
+ *
+ * The fast path answers from the file cache (files/cache.h): an entry checked within the
+ * last second gives the validators, the type and, for small files, the content, with no
+ * system call. Otherwise the slow path resolves the path beneath the root (path_open:
+ * nothing outside the root is ever opened), follows folders to their index file, and
+ * either confirms the cached entry (same device, inode, size and mtime) or replaces it.
+ *
+ * Whatever the source, one function answers: preconditions (304, 412), ranges (206, 416),
+ * else the whole file — from the cached bytes (shared with the connection by reference)
+ * or from the open file (sent with sendfile by the connection).
  */
 #include "handlers/static.h"
 
@@ -13,27 +20,40 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "files/cache.h"
+#include "http/cond.h"
 #include "http/date.h"
 #include "http/mime.h"
 
-/* Opens the first of `names` that is a regular file in folder dir ("." for the root). */
+enum { MULTIPART_MAX_BYTES = 8 << 20 }; /* several ranges are built in memory up to this */
+
+/* What is served: the file's metadata and where its bytes are. */
+struct rep {
+    const char *type;
+    struct validators v;
+    struct slice last_modified;
+    uint64_t size;
+    const char *data;          /* the whole content in memory, or NULL */
+    struct cache_entry *entry; /* keeps data alive; referenced, or NULL */
+    int fd;                    /* the open file, or -1 (open `file` when needed) */
+    const char *file;          /* path relative to the root */
+};
+
+/* Opens the first of `names` that is a regular file in folder dir ("." for the root);
+ * its path relative to the root goes to path[PATH_MAX_BYTES]. */
 static int open_index(struct env *env, const char *dir, char *const *names, size_t n,
-                      struct stat *st, const char **chosen)
+                      struct stat *st, char *path)
 {
-    char path[PATH_MAX_BYTES];
     for (size_t i = 0; i < n; i++) {
-        int len = strcmp(dir, ".") == 0
-                      ? snprintf(path, sizeof(path), "%s", names[i])
-                      : snprintf(path, sizeof(path), "%s/%s", dir, names[i]);
-        if (len < 0 || (size_t)len >= sizeof(path))
+        int len = strcmp(dir, ".") == 0 ? snprintf(path, PATH_MAX_BYTES, "%s", names[i])
+                                        : snprintf(path, PATH_MAX_BYTES, "%s/%s", dir, names[i]);
+        if (len < 0 || len >= PATH_MAX_BYTES)
             continue;
         int fd = path_open(env->root_fd, path, O_NONBLOCK, st);
         if (fd < 0)
             continue;
-        if (S_ISREG(st->st_mode)) {
-            *chosen = names[i];
+        if (S_ISREG(st->st_mode))
             return fd;
-        }
         close(fd);
     }
     return -ENOENT;
@@ -66,46 +86,241 @@ static int redirect_to_slash(const struct request *req, struct response *resp)
     return 301;
 }
 
-/* Strong validators from the file's identity (RFC 9110 §8.8): inode, size, mtime. */
-static void add_validators(struct response *resp, const struct stat *st)
+/*
+ * Resolves env->rel to an open regular file: itself, or a folder's index file (the root
+ * also has default_page). Returns the descriptor with *st and the file's path in `path`,
+ * or -1 with the response already filled (404, 301 to the slash form, 403, 500).
+ */
+static int resolve(struct env *env, const struct request *req, struct response *resp,
+                   struct stat *st, char *path)
 {
-    char when[DATE_HTTP_LEN + 1];
-    date_http(st->st_mtim.tv_sec, when);
-    response_header(resp, "Last-Modified", slice_make(when, DATE_HTTP_LEN));
-    response_headerf(resp, "ETag", "\"%llx-%llx-%llx\"", (unsigned long long)st->st_ino,
-                     (unsigned long long)st->st_size,
-                     (unsigned long long)st->st_mtim.tv_sec * 1000000000ull +
-                         (unsigned long long)st->st_mtim.tv_nsec);
+    const struct config *cfg = env->cfg;
+    int fd = path_open(env->root_fd, env->rel, O_NONBLOCK, st);
+    if (fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV || fd == -ELOOP || fd == -ENAMETOOLONG) {
+        static_not_found(env, resp);
+        return -1;
+    }
+    if (fd < 0) {
+        response_error(resp, fd == -EACCES ? 403 : 500);
+        return -1;
+    }
+    if (S_ISDIR(st->st_mode)) {
+        close(fd);
+        bool is_root = strcmp(env->rel, ".") == 0;
+        if (!env->rel_info.trailing_slash && !is_root) {
+            redirect_to_slash(req, resp);
+            return -1;
+        }
+        fd = open_index(env, env->rel, cfg->index_files, cfg->n_index_files, st, path);
+        if (fd < 0 && is_root && cfg->default_page)
+            fd = open_index(env, ".", (char *const[]){cfg->default_page}, 1, st, path);
+        if (fd < 0)
+            response_error(resp, 403); /* listing: issue #4 */
+        return fd < 0 ? -1 : fd;
+    }
+    if (env->rel_info.trailing_slash || !S_ISREG(st->st_mode)) {
+        /* "/file.html/" names no folder; FIFOs, sockets and devices are never served. */
+        close(fd);
+        static_not_found(env, resp);
+        return -1;
+    }
+    snprintf(path, PATH_MAX_BYTES, "%s", env->rel);
+    return fd;
+}
+
+/* Sets resp's body to len bytes of rep from start: shared memory or the file. */
+static bool set_body(struct response *resp, struct rep *rep, const struct env *env,
+                     uint64_t start, uint64_t len)
+{
+    if (rep->data) {
+        ref_get(&rep->entry->ref);
+        response_set_shared(resp, rep->type, slice_make(rep->data + start, len),
+                            &rep->entry->ref);
+        return true;
+    }
+    if (rep->fd < 0) {
+        struct stat st;
+        rep->fd = path_open(env->root_fd, rep->file, O_NONBLOCK, &st);
+        if (rep->fd < 0)
+            return false;
+    }
+    response_set_file(resp, rep->type, rep->fd, start, len);
+    rep->fd = -1; /* the response owns it now */
+    return true;
+}
+
+/*
+ * Several ranges: a multipart/byteranges body (RFC 9110 §14.6) built in the scratch
+ * buffer. False when it would be too large to build in memory or the file cannot be read;
+ * the caller then sends the whole file, as §14.2 allows.
+ */
+static bool multipart_ranges(struct env *env, struct rep *rep, const struct range_set *rs,
+                             struct response *resp)
+{
+    uint64_t total = 0;
+    for (unsigned i = 0; i < rs->n; i++)
+        total += rs->r[i].len;
+    if (total > MULTIPART_MAX_BYTES)
+        return false;
+    if (!rep->data && rep->fd < 0) {
+        struct stat st;
+        rep->fd = path_open(env->root_fd, rep->file, O_NONBLOCK, &st);
+        if (rep->fd < 0)
+            return false;
+    }
+    /* The boundary only has to be absent from the parts: the file's identity and the
+     * clock make a collision with the file's bytes practically impossible. */
+    char boundary[48];
+    snprintf(boundary, sizeof(boundary), "mica-%llx-%llx", (unsigned long long)env->now_ms,
+             (unsigned long long)rep->size ^ (unsigned long long)rep->v.last_modified);
+    struct buf *b = env->scratch;
+    for (unsigned i = 0; i < rs->n; i++) {
+        const struct byte_range *r = &rs->r[i];
+        if (!buf_printf(b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                        boundary, rep->type, (unsigned long long)r->start,
+                        (unsigned long long)(r->start + r->len - 1),
+                        (unsigned long long)rep->size) ||
+            !buf_reserve(b, r->len))
+            return false;
+        if (rep->data)
+            memcpy(b->data + b->len, rep->data + r->start, r->len);
+        else if (pread(rep->fd, b->data + b->len, r->len, (off_t)r->start) != (ssize_t)r->len)
+            return false;
+        b->len += r->len;
+    }
+    if (!buf_printf(b, "\r\n--%s--\r\n", boundary))
+        return false;
+    resp->status = 206;
+    response_set_body(resp, NULL, buf_slice(b));
+    response_headerf(resp, "Content-Type", "multipart/byteranges; boundary=%s", boundary);
+    return true;
+}
+
+/* Preconditions, then ranges, then the whole representation. */
+static int serve(struct env *env, const struct request *req, struct response *resp,
+                 struct rep *rep)
+{
+    response_header(resp, "Last-Modified", rep->last_modified);
+    response_header(resp, "ETag", rep->v.etag);
+    response_header(resp, "Accept-Ranges", SLICE_LIT("bytes"));
+
+    int pre = cond_evaluate(req, &rep->v);
+    if (pre == 304) {
+        resp->status = 304; /* no body; the validators above go with it */
+        return 304;
+    }
+    if (pre != 0)
+        return response_error(resp, pre);
+
+    struct slice range = req->known[HDR_RANGE];
+    if (range.ptr && req->method == HTTP_GET && cond_if_range(req, &rep->v)) {
+        struct range_set rs;
+        int r = range_parse(range, rep->size, &rs);
+        if (r == 416) {
+            response_headerf(resp, "Content-Range", "bytes */%llu",
+                             (unsigned long long)rep->size);
+            return response_error(resp, 416);
+        }
+        if (r == 206 && rs.n == 1) {
+            const struct byte_range *b = &rs.r[0];
+            if (!set_body(resp, rep, env, b->start, b->len))
+                return static_not_found(env, resp);
+            response_headerf(resp, "Content-Range", "bytes %llu-%llu/%llu",
+                             (unsigned long long)b->start,
+                             (unsigned long long)(b->start + b->len - 1),
+                             (unsigned long long)rep->size);
+            resp->status = 206;
+            return 206;
+        }
+        if (r == 206 && multipart_ranges(env, rep, &rs, resp))
+            return 206;
+        buf_reset(env->scratch); /* too large for parts: the whole file instead */
+    }
+    if (!set_body(resp, rep, env, 0, rep->size))
+        return static_not_found(env, resp);
+    return 200;
+}
+
+/* The cache key: the normalised path, with its trailing slash (a folder's index). */
+static struct slice cache_key(const struct env *env, char *buf)
+{
+    size_t n = env->rel_info.len;
+    memcpy(buf, env->rel, n);
+    if (env->rel_info.trailing_slash)
+        buf[n++] = '/';
+    return slice_make(buf, n);
+}
+
+static void rep_from_entry(struct rep *rep, struct cache_entry *e, int fd)
+{
+    *rep = (struct rep){
+        .type = e->type,
+        .v = {e->etag, e->mtime.tv_sec},
+        .last_modified = e->last_modified,
+        .size = e->size,
+        .data = e->data,
+        .entry = e,
+        .fd = e->data ? -1 : fd,
+        .file = e->file.ptr,
+    };
+    if (e->data && fd >= 0)
+        close(fd);
 }
 
 int static_handle(struct env *env, const struct request *req, struct response *resp)
 {
-    const struct config *cfg = env->cfg;
-    struct stat st;
-    const char *name = env->rel; /* the file whose type is served */
-    int fd = path_open(env->root_fd, env->rel, O_NONBLOCK, &st);
-    if (fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV || fd == -ELOOP || fd == -ENAMETOOLONG)
-        return static_not_found(env, resp);
-    if (fd < 0)
-        return response_error(resp, fd == -EACCES ? 403 : 500);
-
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        bool is_root = strcmp(env->rel, ".") == 0;
-        if (!env->rel_info.trailing_slash && !is_root)
-            return redirect_to_slash(req, resp);
-        fd = open_index(env, env->rel, cfg->index_files, cfg->n_index_files, &st, &name);
-        if (fd < 0 && is_root && cfg->default_page)
-            fd = open_index(env, ".", (char *const[]){cfg->default_page}, 1, &st, &name);
-        if (fd < 0)
-            return response_error(resp, 403); /* listing: issue #4 */
-    } else if (env->rel_info.trailing_slash || !S_ISREG(st.st_mode)) {
-        /* "/file.html/" names no folder; FIFOs, sockets and devices are never served. */
-        close(fd);
-        return static_not_found(env, resp);
+    char key_buf[PATH_MAX_BYTES + 1];
+    struct slice key = cache_key(env, key_buf);
+    bool fresh = false;
+    struct cache_entry *e = env->cache ? cache_lookup(env->cache, key, env->now_ms, &fresh) : NULL;
+    struct rep rep;
+    if (e && fresh) {
+        stats_add(&env->my_stats->cache_hits, 1);
+        rep_from_entry(&rep, e, -1);
+    } else {
+        struct stat st;
+        char path[PATH_MAX_BYTES];
+        int fd = resolve(env, req, resp, &st, path);
+        if (fd < 0) {
+            if (e)
+                cache_remove(env->cache, key); /* the file is gone or is no file */
+            cache_release(e);
+            return resp->status;
+        }
+        if (e && cache_same_file(e, &st)) {
+            cache_checked(e, env->now_ms);
+            stats_add(&env->my_stats->cache_hits, 1);
+        } else {
+            cache_release(e);
+            e = NULL;
+            stats_add(&env->my_stats->cache_misses, 1);
+            char etag[64], when[DATE_HTTP_LEN + 1];
+            int n = snprintf(etag, sizeof(etag), "\"%llx-%llx-%llx\"",
+                             (unsigned long long)st.st_ino, (unsigned long long)st.st_size,
+                             (unsigned long long)st.st_mtim.tv_sec * 1000000000ull +
+                                 (unsigned long long)st.st_mtim.tv_nsec);
+            date_http(st.st_mtim.tv_sec, when);
+            const struct mime *m = mime_for_path(slice_str(path));
+            const struct cache_meta meta = {m->type, m->compressible, slice_make(etag, (size_t)n),
+                                            slice_make(when, DATE_HTTP_LEN)};
+            if (env->cache &&
+                (e = cache_entry_new(env->cache, key, path, fd, &st, &meta, env->now_ms)))
+                cache_insert(env->cache, e);
+            if (!e) {
+                /* No cache (disabled, or out of memory): serve from the file. */
+                rep = (struct rep){m->type, {meta.etag, st.st_mtim.tv_sec}, meta.last_modified,
+                                   (uint64_t)st.st_size, NULL, NULL, fd, path};
+                int status = serve(env, req, resp, &rep);
+                if (rep.fd >= 0)
+                    close(rep.fd);
+                return status;
+            }
+        }
+        rep_from_entry(&rep, e, fd);
     }
-
-    add_validators(resp, &st);
-    response_set_file(resp, mime_for_path(slice_str(name))->type, fd, 0, (uint64_t)st.st_size);
-    return 200;
+    int status = serve(env, req, resp, &rep);
+    if (rep.fd >= 0)
+        close(rep.fd);
+    cache_release(rep.entry);
+    return status;
 }

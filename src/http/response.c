@@ -17,6 +17,7 @@ void response_init(struct response *r, char *storage, size_t cap)
     buf_init(&r->headers, storage, cap, cap);
     r->body_kind = BODY_NONE;
     r->body = (struct slice){NULL, 0};
+    r->owner = NULL;
     r->file_fd = -1;
     r->file_offset = 0;
     r->body_length = 0;
@@ -46,30 +47,38 @@ bool response_headerf(struct response *r, const char *name, const char *fmt, ...
     return ok;
 }
 
-void response_drop_file(struct response *r)
+void response_drop_body(struct response *r)
 {
-    if (r->body_kind == BODY_FILE) {
-        if (r->file_fd >= 0)
-            close(r->file_fd);
-        r->file_fd = -1;
-        r->body_kind = BODY_NONE;
-        r->body_length = 0;
-    }
+    if (r->file_fd >= 0)
+        close(r->file_fd);
+    r->file_fd = -1;
+    ref_put(r->owner);
+    r->owner = NULL;
+    r->body_kind = BODY_NONE;
+    r->body = (struct slice){NULL, 0};
+    r->body_length = 0;
 }
 
 void response_set_body(struct response *r, const char *content_type, struct slice body)
 {
-    response_drop_file(r);
+    response_drop_body(r);
     r->content_type = content_type;
     r->body_kind = BODY_MEM;
     r->body = body;
     r->body_length = body.len;
 }
 
+void response_set_shared(struct response *r, const char *content_type, struct slice body,
+                         struct ref *owner)
+{
+    response_set_body(r, content_type, body);
+    r->owner = owner;
+}
+
 void response_set_file(struct response *r, const char *content_type, int fd, uint64_t offset,
                        uint64_t len)
 {
-    response_drop_file(r);
+    response_drop_body(r);
     r->content_type = content_type;
     r->body_kind = BODY_FILE;
     r->file_fd = fd;
@@ -92,7 +101,9 @@ int response_error(struct response *r, int status)
     case 405: page = ERROR_PAGE(405, "Method Not Allowed"); break;
     case 408: page = ERROR_PAGE(408, "Request Timeout"); break;
     case 413: page = ERROR_PAGE(413, "Content Too Large"); break;
+    case 412: page = ERROR_PAGE(412, "Precondition Failed"); break;
     case 414: page = ERROR_PAGE(414, "URI Too Long"); break;
+    case 416: page = ERROR_PAGE(416, "Range Not Satisfiable"); break;
     case 417: page = ERROR_PAGE(417, "Expectation Failed"); break;
     case 431: page = ERROR_PAGE(431, "Request Header Fields Too Large"); break;
     case 501: page = ERROR_PAGE(501, "Not Implemented"); break;

@@ -5,8 +5,9 @@
  * A handler fills a struct response: the status, a Content-Type, extra header lines, and a
  * body that is nothing, borrowed bytes, or a range of an open file (nginx's ngx_buf_t
  * idea). The connection then writes the head with response_write_head() and sends the
- * body: bytes are appended to the output buffer, a file is read into it when small or
- * sent with sendfile(2).
+ * body: small bodies are appended to the output buffer, large ones are sent from where
+ * they are — a file with sendfile(2), shared memory (a cache entry, held by `owner`) with
+ * writev(2) right after the head.
  */
 #ifndef MICA_HTTP_RESPONSE_H
 #define MICA_HTTP_RESPONSE_H
@@ -15,6 +16,7 @@
 #include <stdint.h>
 
 #include "util/buf.h"
+#include "util/ref.h"
 #include "util/slice.h"
 
 enum body_kind { BODY_NONE, BODY_MEM, BODY_FILE };
@@ -24,7 +26,9 @@ struct response {
     const char *content_type; /* borrowed (usually static); NULL: no Content-Type */
     struct buf headers;       /* extra lines, each "Name: value\r\n" */
     enum body_kind body_kind;
-    struct slice body;     /* BODY_MEM: borrowed until the response is written */
+    struct slice body;     /* BODY_MEM: borrowed until the response is written, or kept
+                              alive by owner */
+    struct ref *owner;     /* BODY_MEM: a reference that keeps body valid, or NULL; owned */
     int file_fd;           /* BODY_FILE: owned; whoever sends the response closes it */
     uint64_t file_offset;  /* BODY_FILE */
     uint64_t body_length;  /* Content-Length for BODY_MEM and BODY_FILE */
@@ -42,18 +46,23 @@ bool response_headerf(struct response *r, const char *name, const char *fmt, ...
 /* A body of borrowed bytes with its Content-Type. */
 void response_set_body(struct response *r, const char *content_type, struct slice body);
 
+/* A body of shared bytes kept alive by owner: the response takes the reference. */
+void response_set_shared(struct response *r, const char *content_type, struct slice body,
+                         struct ref *owner);
+
 /* A body of len bytes from fd (which the response now owns) at offset. */
 void response_set_file(struct response *r, const char *content_type, int fd, uint64_t offset,
                        uint64_t len);
 
 /*
- * A short built-in HTML page for an error status ("404 Not Found"). Drops any file body
- * (closing it) and returns status, so handlers can `return response_error(r, 404);`.
+ * A short built-in HTML page for an error status ("404 Not Found"). Drops any previous
+ * body and returns status, so handlers can `return response_error(r, 404);`.
  */
 int response_error(struct response *r, int status);
 
-/* Closes a file body, if any, and forgets it (error paths and HEAD). */
-void response_drop_file(struct response *r);
+/* Releases the body (closes a file, drops an owner) and forgets it: error paths, HEAD,
+ * and once the connection has taken what it needs. */
+void response_drop_body(struct response *r);
 
 /*
  * Appends the status line and header block to out: Server, Date (the caller's cached
