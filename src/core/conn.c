@@ -16,11 +16,13 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -238,6 +240,46 @@ static bool conn_read_file(struct conn *c, const struct response *resp)
     return true;
 }
 
+/* A header value for the log, escaped; "-" when absent. */
+static size_t log_field(char *out, size_t cap, struct slice v)
+{
+    return v.ptr ? log_escape(out, cap, v) : log_escape(out, cap, SLICE_LIT("-"));
+}
+
+/*
+ * One access.log line (SPEC §5): Combined Log Format plus the time to produce the
+ * response in microseconds. BYTES counts the body bytes queued. req is NULL for a request
+ * that was rejected before it could be parsed.
+ */
+static void conn_log_access(struct conn *c, const struct request *req, int status,
+                            uint64_t bytes)
+{
+    struct worker *w = c->w;
+    char peer[INET6_ADDRSTRLEN], line_text[2048], referer[512], agent[512];
+    conn_peer_text(c, peer);
+    if (req) {
+        char raw[REQUEST_MAX_TARGET + 32];
+        int n = snprintf(raw, sizeof(raw), "%.*s %.*s HTTP/1.%d", (int)req->method_name.len,
+                         req->method_name.ptr, (int)req->target.len, req->target.ptr,
+                         req->version_minor);
+        log_escape(line_text, sizeof(line_text), slice_make(raw, n > 0 ? (size_t)n : 0));
+        log_field(referer, sizeof(referer), req->known[HDR_REFERER]);
+        log_field(agent, sizeof(agent), req->known[HDR_USER_AGENT]);
+    } else {
+        line_text[0] = referer[0] = agent[0] = '-';
+        line_text[1] = referer[1] = agent[1] = '\0';
+    }
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    char line[4096];
+    int n = snprintf(line, sizeof(line), "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n", peer,
+                     w->clf_date, line_text, status, (unsigned long long)bytes, referer, agent,
+                     (unsigned long long)(now_us - w->now_us));
+    if (n > 0)
+        log_access(w->log, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
+}
+
 /*
  * Appends resp to the output queue: the head, then the body unless head_only. Small
  * bodies are copied (or read, for files) into the buffer so they leave with the head and
@@ -246,8 +288,10 @@ static bool conn_read_file(struct conn *c, const struct response *resp)
  * False when it cannot be queued (out of memory, a file that shrank): the caller stops
  * taking requests, earlier responses are still sent, and the connection then closes.
  */
-static bool conn_queue(struct conn *c, struct response *resp, bool head_only, bool http10)
+static bool conn_queue(struct conn *c, const struct request *req, struct response *resp)
 {
+    bool head_only = req && req->method == HTTP_HEAD;
+    bool http10 = req && req->version_minor == 0;
     struct worker *w = c->w;
     if (!conn_get_out(c)) {
         response_drop_body(resp);
@@ -281,6 +325,8 @@ static bool conn_queue(struct conn *c, struct response *resp, bool head_only, bo
     }
     response_drop_body(resp);
     stats_response(w->stats, resp->status, body_bytes);
+    if (log_access_enabled())
+        conn_log_access(c, req, resp->status, body_bytes);
     return true;
 fail:
     c->out.len = mark;
@@ -304,7 +350,7 @@ static void conn_reject(struct conn *c, int status, const char *reason)
     response_error(resp, status);
     c->keep_alive = false;
     c->state = CONN_LINGER;
-    conn_queue(c, resp, false, false);
+    conn_queue(c, NULL, resp);
 }
 
 /* Prepares to read the body of req. False when there is no memory for it. */
@@ -402,7 +448,7 @@ static void conn_answer(struct conn *c, const struct request *req)
         c->keep_alive = false;
         c->state = CONN_LINGER;
     }
-    if (!conn_queue(c, resp, req->method == HTTP_HEAD, req->version_minor == 0))
+    if (!conn_queue(c, req, resp))
         c->keep_alive = false;
 }
 

@@ -1,11 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The error log: "2026-11-26T01:02:03Z [error] message" lines, filtered by level.
+ * The access and error logs (SPEC §5).
  *
- * log_* macros check the level before formatting anything. Each line goes out in a single
- * write(2) to a file opened O_APPEND, so lines from several threads never interleave.
- * Text from clients must pass through log_escape() first: control characters and quotes
- * are escaped so that nobody can forge log lines.
+ * Serving threads never write to disk: each worker appends lines to its own struct
+ * log_buf (a mutex held only to append or to swap), and one logger thread swaps the
+ * buffers out and writes them at least once a second, sooner when a buffer fills, and
+ * at shutdown, so a clean stop loses no line. Threads without a log_buf of their own
+ * (start-up, signals) share one. A write that fails (a full disk, an I/O error) never
+ * stops serving: the lines are counted as lost, the count is reported in error.log once
+ * a minute and kept for the stats. SIGUSR1 makes the logger reopen both files (logrotate).
+ *
+ * error.log lines: "2026-11-26T01:02:03Z [error] message". log_* macros check the level
+ * before formatting. Text from clients must go through log_escape() first, so nobody can
+ * forge log lines.
  */
 #ifndef MICA_CORE_LOG_H
 #define MICA_CORE_LOG_H
@@ -17,13 +24,27 @@
 #include "core/config.h"
 #include "util/slice.h"
 
-/* Opens the error log: a path (its directory is created if missing), "-" for stderr, or
- * "off". Returns 0, or -1 with one line in err naming the file. */
-int log_open(enum log_level level, const char *path, char err[256]);
+struct log_buf;
 
+/*
+ * Opens both logs (paths, "-" for stdout/stderr, or "off"; a missing logs/ directory is
+ * created) and starts the logger thread. Returns 0, or -1 with err naming the file.
+ */
+int log_open(enum log_level level, const char *access_path, const char *error_path,
+             char err[256]);
+
+/* Writes out everything buffered, stops the logger thread and closes the files. */
 void log_close(void);
 
+/* Asks the logger to reopen both files (SIGUSR1). */
+void log_reopen(void);
+
+/* A buffer for the calling thread, registered with the logger; NULL when out of memory.
+ * The thread's log_write() calls then go to it. Freed by log_close(). */
+struct log_buf *log_thread_buf(void);
+
 bool log_enabled(enum log_level level);
+bool log_access_enabled(void);
 
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
@@ -32,22 +53,28 @@ void log_write(enum log_level level, const char *fmt, ...) __attribute__((format
 #define log_info(...) (log_enabled(LOG_INFO) ? log_write(LOG_INFO, __VA_ARGS__) : (void)0)
 #define log_debug(...) (log_enabled(LOG_DEBUG) ? log_write(LOG_DEBUG, __VA_ARGS__) : (void)0)
 
+/* Appends one formatted access.log line (the caller's text, newline included). */
+void log_access(struct log_buf *b, const char *line, size_t len);
+
+/* Lines lost to write errors or full buffers since start. */
+uint64_t log_lost_lines(void);
+
 /*
- * Copies in to out (NUL-terminated, truncated to cap) with bytes outside printable ASCII,
- * '"' and '\\' written as \xHH. Returns the length written.
+ * Appends in to out[0..cap) (NUL-terminated, truncated to fit) with bytes outside
+ * printable ASCII, '"' and '\\' written as \xHH. Returns the length written.
  */
 size_t log_escape(char *out, size_t cap, struct slice in);
 
 /*
- * For errors that can repeat many times a second (EMFILE on accept, a full disk): allows
- * one line per second and counts the ones it suppressed, reported with the next line.
+ * For errors that can repeat many times a second (EMFILE on accept): allows one line per
+ * second and counts the ones it suppressed, reported with the next line.
  */
 struct log_limit {
     uint64_t last_s;
     uint64_t suppressed;
 };
 
-/* True when a line may be written now (now_s: any monotonic seconds); *suppressed gets the
+/* True when a line may be written now (now_s: wall-clock seconds); *suppressed gets the
  * count to report with it. */
 bool log_limit_allow(struct log_limit *l, uint64_t now_s, uint64_t *suppressed);
 

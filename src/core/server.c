@@ -167,7 +167,10 @@ static int wait_for_stop(const sigset_t *set)
             return sig;
         if (sig == SIGHUP)
             log_warn("SIGHUP: live reload arrives with issue #7; restart to apply changes");
-        /* SIGUSR1 (log reopening) also arrives with issue #7. */
+        if (sig == SIGUSR1) {
+            log_info("SIGUSR1: reopening the logs");
+            log_reopen();
+        }
     }
 }
 

@@ -38,12 +38,14 @@ static void worker_tick(struct worker *w)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
-    w->now_ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    w->now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    w->now_ms = w->now_us / 1000;
     clock_gettime(CLOCK_REALTIME, &ts);
     if (ts.tv_sec != w->now_s) {
-        /* The Date header is formatted once a second, not per response. */
+        /* Date and the access log's time are formatted once a second, not per response. */
         w->now_s = ts.tv_sec;
         date_http(w->now_s, w->date);
+        date_clf(w->now_s, w->clf_date);
     }
 }
 
@@ -326,6 +328,7 @@ void *worker_main(void *arg)
     struct worker *w = arg;
     struct server *srv = w->srv;
     struct epoll_event events[EVENTS_MAX];
+    w->log = log_thread_buf();
     for (;;) {
         if (atomic_load(&srv->force_stop)) {
             worker_close_all(w);

@@ -68,9 +68,12 @@ struct worker {
     unsigned n_conns;
     bool stopping; /* draining for shutdown: no new requests on kept-alive connections */
 
-    uint64_t now_ms;                 /* CLOCK_MONOTONIC, read once per iteration */
-    time_t now_s;                    /* wall clock second of the cached Date */
-    char date[DATE_HTTP_LEN + 1];    /* IMF-fixdate of now_s */
+    uint64_t now_us;                 /* CLOCK_MONOTONIC, read once per iteration */
+    uint64_t now_ms;                 /* the same in milliseconds */
+    time_t now_s;                    /* wall clock second of the cached dates */
+    char date[DATE_HTTP_LEN + 1];    /* IMF-fixdate of now_s, for Date */
+    char clf_date[DATE_CLF_LEN + 1]; /* the same for access.log */
+    struct log_buf *log;             /* this thread's log lines */
     struct stats *stats;             /* ours: only this thread writes it */
     struct log_limit accept_limit;   /* rate limit for accept errors */
     struct log_limit reject_limit;   /* rate limit for rejected-request lines */

@@ -92,6 +92,19 @@ void date_iso(time_t t, char out[DATE_ISO_LEN + 1])
     put2(out + 17, c.sec);
 }
 
+void date_clf(time_t t, char out[DATE_CLF_LEN + 1])
+{
+    struct civil c;
+    civil_from_time(t, &c);
+    memcpy(out, "01/Jan/1970:00:00:00 +0000", DATE_CLF_LEN + 1);
+    put2(out, c.day);
+    memcpy(out + 3, month_names[c.month - 1], 3);
+    put4(out + 7, c.year);
+    put2(out + 12, c.hour);
+    put2(out + 15, c.min);
+    put2(out + 18, c.sec);
+}
+
 /* Reads exactly n digits at *p; advances it. */
 static bool digits(const char **p, const char *end, int n, int *v)
 {

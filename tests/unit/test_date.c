@@ -21,11 +21,16 @@ static void test_format_matches_gmtime(void **state)
     /* Every ~3.7 days from 1970 to 2100, plus leap days and year boundaries. */
     for (long long t = 0; t < 4102444800LL; t += 318007) {
         char got[DATE_HTTP_LEN + 1], want[64], iso[DATE_ISO_LEN + 1], want_iso[64];
+        char clf[DATE_CLF_LEN + 1], want_clf[64];
         time_t tt = (time_t)t;
         struct tm tm;
         gmtime_r(&tt, &tm);
         strftime(want, sizeof(want), "%a, %d %b %Y %H:%M:%S GMT", &tm);
         strftime(want_iso, sizeof(want_iso), "%Y-%m-%dT%H:%M:%SZ", &tm);
+        strftime(want_clf, sizeof(want_clf), "%d/%b/%Y:%H:%M:%S +0000", &tm);
+        date_clf(tt, clf);
+        if (strcmp(clf, want_clf) != 0)
+            fail_msg("t=%lld: CLF %s, want %s", t, clf, want_clf);
         date_http(tt, got);
         date_iso(tt, iso);
         if (strcmp(got, want) != 0 || strcmp(iso, want_iso) != 0)
