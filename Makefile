@@ -15,7 +15,7 @@ VARIANT ?= release
 BUILD   := build/$(VARIANT)
 PREFIX  ?= /usr/local
 
-PKGS      := libcjson libxcrypt
+PKGS      := libcjson libxcrypt zlib libbrotlienc
 TEST_PKGS := cmocka
 PYTHON    := /usr/bin/python3
 

@@ -52,11 +52,70 @@ static struct shard *shard_of(struct cache *c, uint64_t h)
     return &c->shards[(h >> 32) % CACHE_SHARDS];
 }
 
+/* Copies s (and a NUL) to *p, advancing it; returns the copy. */
+static struct slice put_text(char **p, struct slice s)
+{
+    char *start = *p;
+    memcpy(start, s.ptr, s.len);
+    start[s.len] = '\0';
+    *p += s.len + 1;
+    return slice_make(start, s.len);
+}
+
+static void variant_free(struct cache_variant *v)
+{
+    if (v) {
+        free(v->data);
+        free(v);
+    }
+}
+
 static void entry_free(struct ref *r)
 {
     struct cache_entry *e = (struct cache_entry *)r;
+    for (int i = 0; i < CACHE_VARIANTS; i++)
+        variant_free(atomic_load_explicit(&e->variants[i], memory_order_relaxed));
     free(e->data);
     free(e);
+}
+
+struct cache_variant *cache_variant_new(struct slice etag, char *data, struct slice file,
+                                        uint64_t size, bool is_useless)
+{
+    struct cache_variant *v = malloc(sizeof(*v) + etag.len + file.len + 2);
+    if (!v) {
+        free(data);
+        return NULL;
+    }
+    char *text = (char *)(v + 1);
+    v->etag = put_text(&text, etag);
+    v->file = put_text(&text, file);
+    v->data = data;
+    v->size = size;
+    v->is_useless = is_useless;
+    return v;
+}
+
+struct cache_variant *cache_variant_set(struct cache *c, struct cache_entry *e, unsigned i,
+                                        struct cache_variant *v)
+{
+    struct cache_variant *expected = NULL;
+    /* Release: a thread that loads the pointer (acquire) sees the variant's bytes. */
+    if (!atomic_compare_exchange_strong_explicit(&e->variants[i], &expected, v,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        variant_free(v);
+        return expected;
+    }
+    if (v->data) {
+        /* Charged to the shard, so eviction accounts for it from the next insert on. */
+        struct shard *s = shard_of(c, e->hash);
+        pthread_mutex_lock(&s->lock);
+        e->charge += v->size;
+        if (e->in_table)
+            s->bytes += v->size;
+        pthread_mutex_unlock(&s->lock);
+    }
+    return v;
 }
 
 struct cache *cache_new(size_t max_bytes, size_t max_file_bytes)
@@ -176,16 +235,6 @@ static bool read_all(int fd, char *data, uint64_t size)
         got += (uint64_t)n;
     }
     return true;
-}
-
-/* Copies s (and a NUL) to *p, advancing it; returns the copy. */
-static struct slice put_text(char **p, struct slice s)
-{
-    char *start = *p;
-    memcpy(start, s.ptr, s.len);
-    start[s.len] = '\0';
-    *p += s.len + 1;
-    return slice_make(start, s.len);
 }
 
 struct cache_entry *cache_entry_new(struct cache *c, struct slice key, const char *file, int fd,

@@ -27,7 +27,22 @@
 #include "util/ref.h"
 #include "util/slice.h"
 
-enum { CACHE_CHECK_MS = 1000 };
+enum {
+    CACHE_CHECK_MS = 1000,
+    CACHE_VARIANTS = 3, /* other encodings of an entry, indexed by the caller's numbering */
+};
+
+/*
+ * Another encoding of an entry's content (gzip, brotli): made once, from the cached
+ * content or a precompressed file beside the original, then shared like the entry.
+ */
+struct cache_variant {
+    struct slice etag; /* distinct per encoding */
+    char *data;        /* the encoded bytes, or NULL: send `file` */
+    struct slice file; /* a precompressed file, relative to the root (when data is NULL) */
+    uint64_t size;
+    bool is_useless; /* the encoding is no smaller: send the original instead */
+};
 
 struct cache_entry {
     struct ref ref;               /* first: the connection holds entries as struct ref */
@@ -43,6 +58,7 @@ struct cache_entry {
     struct slice key;             /* the request path it answers (see cache_key in static.c) */
     struct slice file;            /* the file served, relative to the root (NUL-terminated) */
     char *data;                   /* the whole content when small enough, else NULL */
+    _Atomic(struct cache_variant *) variants[CACHE_VARIANTS]; /* set once, then immutable */
 
     /* Owned by the cache, under the shard lock. */
     struct cache_entry *hash_next, *lru_prev, *lru_next;
@@ -90,6 +106,22 @@ struct cache_meta {
 struct cache_entry *cache_entry_new(struct cache *c, struct slice key, const char *file, int fd,
                                     const struct stat *st, const struct cache_meta *meta,
                                     uint64_t now_ms);
+
+/* A variant (copies etag and file; takes data, which must come from malloc). NULL when out
+ * of memory (data is then freed). */
+struct cache_variant *cache_variant_new(struct slice etag, char *data, struct slice file,
+                                        uint64_t size, bool is_useless);
+
+/* e's variant i, or NULL when none was made yet. */
+static inline struct cache_variant *cache_variant(struct cache_entry *e, unsigned i)
+{
+    return atomic_load_explicit(&e->variants[i], memory_order_acquire);
+}
+
+/* Publishes v as e's variant i unless another thread did first: then v is freed. Returns
+ * the variant in place, which e owns (and charges to the cache when e is in it). */
+struct cache_variant *cache_variant_set(struct cache *c, struct cache_entry *e, unsigned i,
+                                        struct cache_variant *v);
 
 /* Puts e in the cache, replacing any entry with its key and evicting the least recently
  * used ones past max_bytes. The caller keeps its own reference. */

@@ -17,15 +17,21 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "files/cache.h"
+#include "http/compress.h"
 #include "http/cond.h"
 #include "http/date.h"
+#include "http/encoding.h"
 #include "http/mime.h"
 
-enum { MULTIPART_MAX_BYTES = 8 << 20 }; /* several ranges are built in memory up to this */
+enum {
+    MULTIPART_MAX_BYTES = 8 << 20, /* several ranges are built in memory up to this */
+    COMPRESS_MIN_BYTES = 1024,     /* smaller bodies are not worth compressing */
+};
 
 /* What is served: the file's metadata and where its bytes are. */
 struct rep {
@@ -196,10 +202,119 @@ static bool multipart_ranges(struct env *env, struct rep *rep, const struct rang
     return true;
 }
 
+/* "\"…-gz\"": the identity ETag with the encoding inside the quotes (RFC 9110 §8.8.3.3:
+ * each encoding is its own representation). */
+static struct slice variant_etag(struct slice etag, enum encoding e, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%.*s-%s\"", (int)(etag.len ? etag.len - 1 : 0), etag.ptr,
+                     encoding_name(e));
+    return slice_make(out, n > 0 && (size_t)n < cap ? (size_t)n : 0);
+}
+
+/* The variant of e in encoding enc, made now from the cached content if needed. */
+static struct cache_variant *get_variant(struct env *env, struct cache_entry *e, enum encoding enc)
+{
+    struct cache_variant *v = cache_variant(e, enc);
+    if (v || !e->data)
+        return v;
+    struct buf out;
+    buf_init(&out, NULL, 0, 0);
+    /* Kept only when smaller: otherwise the variant records that it is useless. */
+    bool ok = compress_body(enc, e->data, e->size, &out) == 0 && out.len < e->size;
+    char tag[80];
+    v = cache_variant_new(variant_etag(e->etag, enc, tag, sizeof(tag)), ok ? out.data : NULL,
+                          (struct slice){"", 0}, ok ? out.len : 0, !ok);
+    if (!ok)
+        buf_free(&out);
+    return v ? cache_variant_set(env->cache, e, enc, v) : NULL;
+}
+
+/*
+ * Content negotiation for compressible types (RFC 9110 §12.5.3): they all say
+ * Vary: Accept-Encoding; when the client accepts gzip or brotli, rep becomes that variant.
+ * Ranges are answered from the identity bytes, and only cached content is compressed
+ * (once per file and encoding, then kept with the entry).
+ */
+static void choose_encoding(struct env *env, const struct request *req, struct response *resp,
+                            struct rep *rep)
+{
+    struct cache_entry *e = rep->entry;
+    if (!e || !e->compressible)
+        return;
+    response_header(resp, "Vary", SLICE_LIT("Accept-Encoding"));
+    if (!env->cfg->compression || (req->known[HDR_RANGE].ptr && req->method == HTTP_GET))
+        return;
+    unsigned available = 0;
+    for (enum encoding enc = ENC_GZIP; enc < ENC_COUNT; enc++) {
+        struct cache_variant *v = cache_variant(e, enc);
+        if (v ? !v->is_useless : e->data && e->size >= COMPRESS_MIN_BYTES)
+            available |= 1u << enc;
+    }
+    enum encoding enc = encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], available);
+    struct cache_variant *v = enc == ENC_IDENTITY ? NULL : get_variant(env, e, enc);
+    if (!v || v->is_useless)
+        return;
+    if (rep->fd >= 0)
+        close(rep->fd);
+    rep->fd = -1;
+    rep->v.etag = v->etag;
+    rep->data = v->data;
+    rep->file = v->file.ptr;
+    rep->size = v->size;
+    response_header(resp, "Content-Encoding", slice_str(encoding_name(enc)));
+}
+
+/*
+ * Precompressed files beside the original (file.br, file.gz) become its variants when
+ * they are regular files not older than it; small ones are loaded, larger ones are sent
+ * from their file.
+ */
+static void attach_precompressed(struct env *env, struct cache_entry *e, const char *path,
+                                 const struct stat *orig)
+{
+    static const struct {
+        enum encoding enc;
+        const char *suffix;
+    } kinds[] = {{ENC_BR, ".br"}, {ENC_GZIP, ".gz"}};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        char name[PATH_MAX_BYTES + 4], tag[80];
+        struct stat st;
+        int n = snprintf(name, sizeof(name), "%s%s", path, kinds[i].suffix);
+        if (n < 0 || (size_t)n >= sizeof(name))
+            continue;
+        int fd = path_open(env->root_fd, name, O_NONBLOCK, &st);
+        if (fd < 0)
+            continue;
+        bool usable = S_ISREG(st.st_mode) && (st.st_mtim.tv_sec > orig->st_mtim.tv_sec ||
+                                              (st.st_mtim.tv_sec == orig->st_mtim.tv_sec &&
+                                               st.st_mtim.tv_nsec >= orig->st_mtim.tv_nsec));
+        char *data = NULL;
+        uint64_t size = (uint64_t)st.st_size;
+        if (usable && e->data && size <= env->cfg->cache.max_file_bytes) {
+            data = malloc(size ? size : 1);
+            if (!data || pread(fd, data, size, 0) != (ssize_t)size) {
+                free(data);
+                data = NULL;
+                usable = false;
+            }
+        }
+        close(fd);
+        if (!usable)
+            continue;
+        struct cache_variant *v =
+            cache_variant_new(variant_etag(e->etag, kinds[i].enc, tag, sizeof(tag)), data,
+                              data ? (struct slice){"", 0} : slice_make(name, (size_t)n), size,
+                              false);
+        if (v)
+            cache_variant_set(env->cache, e, kinds[i].enc, v);
+    }
+}
+
 /* Preconditions, then ranges, then the whole representation. */
 static int serve(struct env *env, const struct request *req, struct response *resp,
                  struct rep *rep)
 {
+    choose_encoding(env, req, resp, rep);
     response_header(resp, "Last-Modified", rep->last_modified);
     response_header(resp, "ETag", rep->v.etag);
     response_header(resp, "Accept-Ranges", SLICE_LIT("bytes"));
@@ -304,8 +419,11 @@ int static_handle(struct env *env, const struct request *req, struct response *r
             const struct cache_meta meta = {m->type, m->compressible, slice_make(etag, (size_t)n),
                                             slice_make(when, DATE_HTTP_LEN)};
             if (env->cache &&
-                (e = cache_entry_new(env->cache, key, path, fd, &st, &meta, env->now_ms)))
+                (e = cache_entry_new(env->cache, key, path, fd, &st, &meta, env->now_ms))) {
+                if (m->compressible && env->cfg->compression)
+                    attach_precompressed(env, e, path, &st);
                 cache_insert(env->cache, e);
+            }
             if (!e) {
                 /* No cache (disabled, or out of memory): serve from the file. */
                 rep = (struct rep){m->type, {meta.etag, st.st_mtim.tv_sec}, meta.last_modified,

@@ -344,12 +344,17 @@ def test_head_of_missing_file(server):
         assert r[0] == 200 and r[2] == HELLO
 
 
-def test_head_with_requests_matches_get(server):
-    g = requests.get(server.url("/style.css"), timeout=5)
-    h = requests.head(server.url("/style.css"), timeout=5)
+@pytest.mark.parametrize("encoding", ["identity", "gzip"])
+def test_head_with_requests_matches_get(server, encoding):
+    hdrs = {"Accept-Encoding": encoding}
+    g = requests.get(server.url("/style.css"), headers=hdrs, timeout=5, stream=True)
+    raw = g.raw.read()  # the bytes as sent, not decompressed
+    h = requests.head(server.url("/style.css"), headers=hdrs, timeout=5)
     assert h.status_code == 200 and h.content == b""
-    assert h.headers["Content-Length"] == g.headers["Content-Length"] == str(len(g.content))
+    assert h.headers["Content-Length"] == g.headers["Content-Length"] == str(len(raw))
     assert h.headers["ETag"] == g.headers["ETag"]
+    assert h.headers.get("Content-Encoding") == g.headers.get("Content-Encoding")
+    assert (encoding == "gzip") == (g.headers.get("Content-Encoding") == "gzip")
 
 
 @pytest.mark.parametrize("raw", [
