@@ -104,7 +104,8 @@ static enum chunked_status reject(struct chunked *st, struct request_error *err,
 /* The error for a CR or LF where the framing allows neither. */
 static enum chunked_status reject_line_end(struct chunked *st, struct request_error *err, char c)
 {
-    return reject(st, err, 400, c == '\n' ? "bare LF in chunk framing" : "bare CR in chunk framing");
+    return reject(st, err, 400,
+                  c == '\n' ? "bare LF in chunk framing" : "bare CR in chunk framing");
 }
 
 /* The size line is complete: decide where its CRLF leads, and bound the total early. */
@@ -235,8 +236,7 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
 static enum chunked_status trailer_byte(struct chunked *st, char c, struct request_error *err)
 {
     /* The bound covers the field lines with their CRLFs, not the final CRLF. */
-    const bool is_final_crlf =
-        (st->state == ST_TRAILER && c == '\r') || st->state == ST_FINAL_LF;
+    const bool is_final_crlf = (st->state == ST_TRAILER && c == '\r') || st->state == ST_FINAL_LF;
     if (!is_final_crlf && ++st->line_bytes > CHUNK_TRAILER_MAX)
         return reject(st, err, 400, "trailer section too large");
     switch ((enum chunked_state)st->state) {
@@ -249,6 +249,8 @@ static enum chunked_status trailer_byte(struct chunked *st, char c, struct reque
             return reject_line_end(st, err, c);
         else if (is_ws(c)) /* RFC 9112 §5.2: obs-fold, refused as in the head */
             return reject(st, err, 400, "obs-fold in trailer section");
+        else if (c == ':')
+            return reject(st, err, 400, "empty trailer field name");
         else
             return reject(st, err, 400, "invalid trailer field name");
         return CHUNKED_NEED_MORE;
@@ -257,6 +259,8 @@ static enum chunked_status trailer_byte(struct chunked *st, char c, struct reque
             st->state = ST_TRAILER_VAL;
         else if (is_ws(c)) /* RFC 9112 §5.1 */
             return reject(st, err, 400, "whitespace before colon in trailer field");
+        else if (c == '\r' || c == '\n')
+            return reject(st, err, 400, "trailer field line without colon");
         else if (!is_tchar(c))
             return reject(st, err, 400, "invalid trailer field name");
         return CHUNKED_NEED_MORE;

@@ -125,10 +125,7 @@ static void line_match(struct slice line, const struct etag *current, bool weak,
     line = slice_trim(line);
     if (line.len == 1 && line.ptr[0] == '*') {
         *has_star = true;
-        if (n_lines > 1)
-            *m = MATCH_MALFORMED;
-        else
-            *m = MATCH_YES;
+        *m = n_lines > 1 ? MATCH_MALFORMED : MATCH_YES;
         return;
     }
     const enum match r = list_match(line, current, weak);
@@ -200,8 +197,7 @@ int cond_evaluate(const struct request *req, const struct validators *v)
     }
     /* Step 4, §13.1.3: If-Modified-Since only for GET and HEAD, and only without
      * If-None-Match (returned above). Not modified since the date: last_modified <= date. */
-    if (is_get_head &&
-        field_date(req, HDR_IF_MODIFIED_SINCE, SLICE_LIT("if-modified-since"), &t) &&
+    if (is_get_head && field_date(req, HDR_IF_MODIFIED_SINCE, SLICE_LIT("if-modified-since"), &t) &&
         v->last_modified <= t)
         return 304;
     return 0;
@@ -233,8 +229,8 @@ bool cond_if_range(const struct request *req, const struct validators *v)
     }
     /* RFC 9110 §13.1.5: If-Range = entity-tag / HTTP-date. An entity-tag starts with
      * DQUOTE or "W/", which no HTTP-date does (though "Wed" starts with W). */
-    if (value.len > 0 && (value.ptr[0] == '"' || (value.len > 1 && value.ptr[0] == 'W' &&
-                                                  value.ptr[1] == '/'))) {
+    if (value.len > 0 &&
+        (value.ptr[0] == '"' || (value.len > 1 && value.ptr[0] == 'W' && value.ptr[1] == '/'))) {
         struct etag tag, cur;
         /* A weak tag never matches: §13.1.5 requires the strong comparison. */
         return etag_parse(value, &tag) && etag_parse(v->etag, &cur) && etag_eq(&tag, &cur, false);
