@@ -38,6 +38,7 @@ struct env {
     /* This request: the normalised path (path_normalize) and per-worker scratch. */
     char rel[PATH_MAX_BYTES];
     struct path_result rel_info;
+    char url_path[PATH_MAX_BYTES + 2]; /* the same as a URL path: "/" + rel */
     struct buf *scratch;     /* reset before each request; holds generated bodies */
     struct stats *my_stats;  /* this worker's counters (the handler may count) */
 };

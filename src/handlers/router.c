@@ -2,8 +2,10 @@
 /* The route table and dispatch; see router.h. */
 #include "handlers/router.h"
 
+#include <stdio.h>
 #include <string.h>
 
+#include "handlers/headers.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
 
@@ -21,27 +23,36 @@ static const struct route routes[] = {
 
 static const struct route static_route = {NULL, M(HTTP_GET) | M(HTTP_HEAD), static_handle};
 
-/* "GET, HEAD, OPTIONS" for a method mask. */
-static void allow_header(struct response *resp, unsigned methods)
+/* "GET, HEAD, OPTIONS" for a method mask (OPTIONS is always allowed). */
+static void allow_list(unsigned methods, char *list, size_t cap)
 {
-    char list[128];
     size_t n = 0;
     methods |= M(HTTP_OPTIONS);
+    list[0] = '\0';
     for (int m = 0; m < HTTP_METHOD_COUNT; m++) {
         if (!(methods & M(m)))
             continue;
         const char *name = request_method_name((enum http_method)m);
-        size_t len = strlen(name);
-        if (n + len + 2 >= sizeof(list))
+        int k = snprintf(list + n, cap - n, "%s%s", n ? ", " : "", name);
+        if (k < 0 || (size_t)k >= cap - n)
             break;
-        if (n) {
-            memcpy(list + n, ", ", 2);
-            n += 2;
-        }
-        memcpy(list + n, name, len);
-        n += len;
+        n += (size_t)k;
     }
-    response_header(resp, "Allow", slice_make(list, n));
+}
+
+static void allow_header(struct response *resp, unsigned methods)
+{
+    char list[128];
+    allow_list(methods, list, sizeof(list));
+    response_header(resp, "Allow", slice_str(list));
+}
+
+/* env->url_path: the normalised path as a URL path, "/" + rel (+ "/" for a folder). */
+static void set_url_path(struct env *env)
+{
+    const char *rel = strcmp(env->rel, ".") == 0 ? "" : env->rel;
+    snprintf(env->url_path, sizeof(env->url_path), "/%s%s", rel,
+             env->rel_info.trailing_slash && *rel ? "/" : "");
 }
 
 static const struct route *route_find(const char *rel, size_t len)
@@ -70,15 +81,22 @@ int router_dispatch(struct env *env, const struct request *req, struct response 
     int status = path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info);
     if (status != 0)
         return status == 404 ? static_not_found(env, resp) : response_error(resp, status);
+    set_url_path(env);
 
     const struct route *r = route_find(env->rel, env->rel_info.len);
     if (!(r->methods & M(req->method))) {
-        allow_header(resp, r->methods);
+        char allow[128];
+        allow_list(r->methods, allow, sizeof(allow));
+        if (headers_preflight(env->cfg, env->url_path, req, allow, resp))
+            return resp->status;
+        response_header(resp, "Allow", slice_str(allow));
         if (req->method == HTTP_OPTIONS) {
             resp->status = 204;
             return 204;
         }
         return response_error(resp, 405);
     }
-    return r->fn(env, req, resp);
+    status = r->fn(env, req, resp);
+    headers_apply(env->cfg, env->url_path, resp);
+    return status;
 }

@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "files/cache.h"
+#include "handlers/headers.h"
 #include "http/compress.h"
 #include "http/cond.h"
 #include "http/date.h"
@@ -92,6 +93,13 @@ static int redirect_to_slash(const struct request *req, struct response *resp)
     return 301;
 }
 
+/* Whether the last segment of a relative path has a '.' (an extension, or a dotfile). */
+static bool has_extension(const char *rel)
+{
+    const char *slash = strrchr(rel, '/');
+    return strchr(slash ? slash + 1 : rel, '.') != NULL;
+}
+
 /*
  * Resolves env->rel to an open regular file: itself, or a folder's index file (the root
  * also has default_page). Returns the descriptor with *st and the file's path in `path`,
@@ -102,6 +110,18 @@ static int resolve(struct env *env, const struct request *req, struct response *
 {
     const struct config *cfg = env->cfg;
     int fd = path_open(env->root_fd, env->rel, O_NONBLOCK, st);
+    if (fd == -ENOENT && cfg->clean_urls && !env->rel_info.trailing_slash &&
+        !has_extension(env->rel)) {
+        /* Clean URLs: /about serves about.html when there is no "about". */
+        int n = snprintf(path, PATH_MAX_BYTES, "%s.html", env->rel);
+        if (n > 0 && n < PATH_MAX_BYTES) {
+            int html = path_open(env->root_fd, path, O_NONBLOCK, st);
+            if (html >= 0 && S_ISREG(st->st_mode))
+                return html;
+            if (html >= 0)
+                close(html);
+        }
+    }
     if (fd == -ENOENT || fd == -ENOTDIR || fd == -EXDEV || fd == -ELOOP || fd == -ENAMETOOLONG) {
         static_not_found(env, resp);
         return -1;
@@ -315,6 +335,11 @@ static int serve(struct env *env, const struct request *req, struct response *re
                  struct rep *rep)
 {
     choose_encoding(env, req, resp, rep);
+    /* HTML is revalidated on every use, so edits show at once (the validators keep that
+     * cheap: 304); a `headers` rule can say otherwise. */
+    if (strncmp(rep->type, "text/html", 9) == 0 &&
+        !headers_set_by_rule(env->cfg, env->url_path, "Cache-Control"))
+        response_header(resp, "Cache-Control", SLICE_LIT("no-cache"));
     response_header(resp, "Last-Modified", rep->last_modified);
     response_header(resp, "ETag", rep->v.etag);
     response_header(resp, "Accept-Ranges", SLICE_LIT("bytes"));
@@ -382,7 +407,43 @@ static void rep_from_entry(struct rep *rep, struct cache_entry *e, int fd)
         close(fd);
 }
 
+/*
+ * SPA fallback (spa_fallback): a GET or HEAD that matched no file, whose last segment has
+ * no extension and that accepts text/html, is an application route: it gets that file.
+ * API paths and assets (with an extension) still get their 404.
+ */
+static bool spa_applies(const struct env *env, const struct request *req)
+{
+    struct slice accept = req->known[HDR_ACCEPT];
+    return env->cfg->spa_fallback && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+           !has_extension(env->rel) && strncmp(env->url_path, "/api/", 5) != 0 &&
+           accept.ptr && memmem(accept.ptr, accept.len, "text/html", 9);
+}
+
+static int serve_path(struct env *env, const struct request *req, struct response *resp);
+
 int static_handle(struct env *env, const struct request *req, struct response *resp)
+{
+    int status = serve_path(env, req, resp);
+    if (status != 404 || !spa_applies(env, req))
+        return status;
+    struct path_result pr;
+    char rel[PATH_MAX_BYTES];
+    char url[PATH_MAX_BYTES + 2];
+    int n = snprintf(url, sizeof(url), "/%s", env->cfg->spa_fallback);
+    if (n <= 0 || (size_t)n >= sizeof(url) ||
+        path_normalize(slice_make(url, (size_t)n), rel, sizeof(rel), &pr) != 0 ||
+        pr.trailing_slash)
+        return status;
+    response_drop_body(resp); /* the 404 page */
+    response_init(resp, resp->headers.data, resp->headers.cap);
+    memcpy(env->rel, rel, pr.len + 1);
+    env->rel_info = pr;
+    return serve_path(env, req, resp);
+}
+
+/* Serves env->rel: from the cache, or resolved and (re)cached. */
+static int serve_path(struct env *env, const struct request *req, struct response *resp)
 {
     char key_buf[PATH_MAX_BYTES + 1];
     struct slice key = cache_key(env, key_buf);
