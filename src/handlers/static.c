@@ -450,7 +450,10 @@ static int serve_path(struct env *env, const struct request *req, struct respons
     bool fresh = false;
     struct cache_entry *e = env->cache ? cache_lookup(env->cache, key, env->now_ms, &fresh) : NULL;
     struct rep rep;
-    if (e && fresh) {
+    /* Content in memory is a snapshot, consistent with the entry's validators. A file that
+     * must be opened anyway is checked against them on the way, so the headers always
+     * describe the bytes that follow. */
+    if (e && fresh && e->data) {
         stats_add(&env->my_stats->cache_hits, 1);
         rep_from_entry(&rep, e, -1);
     } else {

@@ -87,15 +87,16 @@ enum form_kind form_classify(struct slice content_type);
  * Returns true when the whole body was parsed, false with *err filled (400, 413, or a
  * callback's status).
  */
-bool urlencoded_parse(char *body, size_t len, const struct form_limits *limits,
-                      form_field_fn field, void *ctx, struct request_error *err);
+bool urlencoded_parse(char *body, size_t len, const struct form_limits *limits, form_field_fn field,
+                      void *ctx, struct request_error *err);
 
 enum {
     MULTIPART_BOUNDARY_MAX = 70, /* RFC 2046 §5.1.1 */
     MULTIPART_HEAD_MAX = 8192,   /* one part's header block, CRLFs included; more → 400 */
 };
 
-/* The parser's state: embeddable, initialised by multipart_init; fields are internal. */
+/* The parser's state: embeddable, initialised by multipart_init; fields are internal. It
+ * points into itself, so it must not be copied or moved once initialised. */
 struct multipart {
     struct form_limits limits;
     struct form_callbacks cb;
@@ -140,6 +141,9 @@ bool multipart_init(struct multipart *m, struct slice content_type,
  * be split anywhere, and the callbacks made are the same whatever the split, except that
  * file contents come in different pieces. The parser keeps no pointer into data. Once DONE
  * or ERROR, later calls return the same and ignore their data.
+ * Limits are applied where a byte crosses them, so that the outcome too is the same for
+ * every split: a file over max_file_bytes has had its first max_file_bytes delivered when
+ * the 413 comes; bytes past max_total_bytes are a 413 unless the body was already DONE.
  */
 enum multipart_status multipart_feed(struct multipart *m, const char *data, size_t len,
                                      struct request_error *err);

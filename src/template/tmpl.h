@@ -9,7 +9,8 @@
  * number of threads at once. Rendering walks that array with an explicit context stack and
  * appends to a struct buf; it allocates nothing. Nesting is bounded everywhere: sections
  * at compile time (TMPL_MAX_NESTING), partials and the context stack at render time
- * (TMPL_MAX_DEPTH, TMPL_MAX_CONTEXTS), so no input can make the engine recurse without end.
+ * (TMPL_MAX_DEPTH, TMPL_MAX_CONTEXTS), so no input can make the engine recurse without end;
+ * and the work of one render is bounded too (TMPL_MAX_STEPS).
  *
  * The data model is cJSON. How values behave:
  *   {{name}}      strings HTML-escaped (& < > " ' become &amp; &lt; &gt; &quot; &#39;);
@@ -41,10 +42,11 @@
 #include "util/slice.h"
 
 enum {
-    TMPL_MAX_NESTING = 64,   /* sections open at once inside one template (compile error) */
-    TMPL_MAX_DEPTH = 16,     /* partials rendering inside each other (render error) */
-    TMPL_MAX_CONTEXTS = 256, /* contexts pushed at once, over all partials (render error) */
-    TMPL_MAX_DELIM = 16,     /* bytes in a delimiter set by {{=… …=}} */
+    TMPL_MAX_NESTING = 64,    /* sections open at once inside one template (compile error) */
+    TMPL_MAX_DEPTH = 16,      /* partials rendering inside each other (render error) */
+    TMPL_MAX_CONTEXTS = 256,  /* contexts pushed at once, over all partials (render error) */
+    TMPL_MAX_DELIM = 16,      /* bytes in a delimiter set by {{=… …=}} */
+    TMPL_MAX_STEPS = 1 << 24, /* nodes one render may visit: well under a second of work */
 };
 
 struct tmpl;
@@ -85,7 +87,8 @@ typedef const struct tmpl *tmpl_partial_fn(void *ctx, struct slice name);
  * {{> name}} reached. Returns 0, or a negative errno and leaves out as it was:
  *   -ENOSPC  out reached its max, or memory ran out;
  *   -ELOOP   partials nested deeper than TMPL_MAX_DEPTH (a partial that includes itself
- *            with no data to end it), or more than TMPL_MAX_CONTEXTS contexts at once.
+ *            with no data to end it), or more than TMPL_MAX_CONTEXTS contexts at once;
+ *   -E2BIG   more than TMPL_MAX_STEPS nodes visited (sections nested over big lists).
  * Allocates nothing beyond out's growth; safe to call concurrently on one t.
  */
 int tmpl_render(const struct tmpl *t, const cJSON *data, tmpl_partial_fn *partials, void *ctx,

@@ -386,3 +386,32 @@ def ipv6_loopback():
         return True
     except OSError:
         return False
+
+
+def proc_rss_bytes(pid):
+    """The resident set size of a process (VmRSS in /proc/PID/status), in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmRSS for pid {pid}")
+
+
+def proc_fd_count(pid):
+    """How many descriptors a process has open."""
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def raise_nofile(want=None):
+    """Raises this process's RLIMIT_NOFILE soft limit to want (at most the hard limit; the
+    hard limit itself when want is None). Never lowers it. Returns the soft limit."""
+    import resource
+    inf = resource.RLIM_INFINITY
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = hard if want is None else (want if hard == inf else min(want, hard))
+    if target == inf:
+        target = 1 << 20
+    if soft != inf and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    return soft
