@@ -61,6 +61,9 @@ trap 'exit 143' TERM
 mkdir -p "$tmp/www" "$tmp/nginx" "$tmp/raw" "$repo/build/bench" "$here/results"
 head -c 1024 /dev/urandom >"$tmp/www/1k.bin"
 head -c 1048576 /dev/urandom >"$tmp/www/1m.bin"
+# 100 KiB of JavaScript-like text: compressible, as real scripts are (about 4:1 with gzip).
+awk 'BEGIN { srand(7); while (n < 102400) { l = sprintf("function f%d(a, b) { return a * %d + b - %d; } // %x\n", i, int(rand() * 1000), i++, int(rand() * 2^31)); printf "%s", l; n += length(l) } }' |
+    head -c 102400 >"$tmp/www/100k.js"
 
 # ---- build the fixed-answer reference ---------------------------------------------------------
 FIXED_BIN=$repo/build/bench/fixed
@@ -200,13 +203,16 @@ events {
     worker_connections 4096;
 }
 http {
-    types { application/octet-stream bin; text/html html; }
+    types { application/octet-stream bin; text/html html; text/javascript js; }
     default_type application/octet-stream;
     access_log off;
     sendfile on;
     tcp_nopush on;
     keepalive_requests 1000000;
     keepalive_timeout 65;
+    gzip on;
+    gzip_types text/javascript;
+    gzip_min_length 1024;
     client_body_temp_path $tmp/nginx/client_body;
     proxy_temp_path $tmp/nginx/proxy;
     fastcgi_temp_path $tmp/nginx/fastcgi;
@@ -250,12 +256,18 @@ wait_http mica "${PORT[mica]}" /1k.bin 1024 "$LOG_mica" || exit 1
 wait_http fixed "${PORT[fixed]}" /1k.bin 1024 "$LOG_fixed" || exit 1
 wait_http nginx "${PORT[nginx]}" /1m.bin 1048576 "$LOG_nginx" || exit 1
 wait_http mica "${PORT[mica]}" /1m.bin 1048576 "$LOG_mica" || exit 1
+for name in nginx mica; do
+    enc=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORT[$name]}/100k.js" |
+        tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
+    [ "$enc" = gzip ] || die "$name does not gzip /100k.js (Content-Encoding: '$enc')"
+done
 
 # ---- scenarios --------------------------------------------------------------------------------
-# id | title | connections | path | servers | headline (rps: requests/s, mibs: MiB/s)
+# id | title | connections | path | servers | headline (rps: requests/s, mibs: MiB/s) | header
 SCENARIOS=(
     "1k|1 KiB file, keep-alive, 64 connections|64|/1k.bin|nginx mica fixed|rps"
     "1m|1 MiB file, keep-alive, 8 connections|8|/1m.bin|nginx mica|mibs"
+    "gz|100 KiB JavaScript, Accept-Encoding: gzip, keep-alive, 64 connections|64|/100k.js|nginx mica|rps|Accept-Encoding: gzip"
 )
 
 runs=0
@@ -267,10 +279,12 @@ echo "bench: $ROUNDS rounds x $runs runs x (${WARMUP} s warm-up + $SECS s) ≈ $
 # measure SCENARIO_ID SERVER CONNS PATH ROUND: one wrk run; appends a line to $tmp/raw/ID.SERVER:
 #   round rps requests cpu_s req_per_cpu_s cpu_util p50_us p99_us mib_s errors
 measure() {
-    local id=$1 name=$2 conns=$3 path=$4 round=$5 url out t0 t1 pids other
+    local id=$1 name=$2 conns=$3 path=$4 round=$5 header=${6:-} url out t0 t1 pids other
+    local -a hdr=()
+    [ -n "$header" ] && hdr=(-H "$header")
     url="http://127.0.0.1:${PORT[$name]}$path"
     if [ "$WARMUP" -gt 0 ]; then
-        taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" "$url" >/dev/null 2>&1 || true
+        taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
     fi
     out=$tmp/raw/$id.$name.$round.wrk
     # shellcheck disable=SC2046
@@ -279,7 +293,7 @@ measure() {
     t0=$(cpu_ticks $pids)
     # shellcheck disable=SC2086
     others_snapshot $pids >"$tmp/others.0"
-    taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${SECS}s" --latency "$url" >"$out" 2>&1 ||
+    taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${SECS}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 ||
         die "wrk failed against $name: $(cat "$out")"
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $pids)
@@ -324,9 +338,9 @@ measure() {
 for round in $(seq "$ROUNDS"); do
     echo "== round $round/$ROUNDS =="
     for s in "${SCENARIOS[@]}"; do
-        IFS='|' read -r id _ conns path servers _ <<<"$s"
+        IFS='|' read -r id _ conns path servers _ header <<<"$s"
         for name in $servers; do
-            measure "$id" "$name" "$conns" "$path" "$round"
+            measure "$id" "$name" "$conns" "$path" "$round" "$header"
         done
     done
 done
@@ -370,7 +384,7 @@ md=$tmp/latest.md
     echo "- other programs' load before the run: ${idle_load} % of one CPU"
     echo "  \`fixed\` = bench/fixed.c, a fixed 1 KiB answer from memory: the physical limit, not a real server."
     for s in "${SCENARIOS[@]}"; do
-        IFS='|' read -r id title conns path servers headline <<<"$s"
+        IFS='|' read -r id title conns path servers headline _ <<<"$s"
         echo
         echo "## $title ($path)"
         echo
