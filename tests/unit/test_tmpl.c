@@ -3,7 +3,8 @@
  * Tests for template/: the Mustache engine and its cache.
  *
  * - The official spec, read at run time from $MUSTACHE_SPEC_DIR (default
- *   ../shared/data/mustache-spec, relative to the repository root where `make test` runs):
+ *   tests/data/mustache-spec, a copy of the official spec files with their LICENSE and COMMIT,
+ *   relative to the repository root where `make test` runs):
  *   every case of every *.json file must pass, and each is rendered again into buffers too
  *   small for it, which must fail with -ENOSPC and leave the buffer as it was.
  * - Our own cases in the same shape (template, data, partials, expected): escaping,
@@ -140,7 +141,7 @@ static bool run_case(const char *what, const char *source, const cJSON *data, co
 static const char *spec_dir(void)
 {
     const char *dir = getenv("MUSTACHE_SPEC_DIR");
-    return dir && dir[0] ? dir : "../shared/data/mustache-spec";
+    return dir && dir[0] ? dir : "tests/data/mustache-spec";
 }
 
 static char *read_text(const char *path)
