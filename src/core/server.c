@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -38,7 +39,7 @@ bool server_admit(struct server *s)
 {
     /* Relaxed is enough: the count only bounds how many connections exist at once. */
     unsigned before = atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
-    if (before < (unsigned)s->cfg->max_connections)
+    if (before < s->max_conns)
         return true;
     atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
     return false;
@@ -210,6 +211,36 @@ static void server_free(struct server *s)
         close(s->templates_fd);
 }
 
+/*
+ * How many connections may be open at once: max_connections, but never so many that the
+ * descriptors left cannot open the files they ask for. Past the budget new connections get
+ * the 503 of max_connections, which is better than a 500 for every file.
+ */
+static unsigned connection_budget(const struct config *cfg, unsigned workers)
+{
+    unsigned want = (unsigned)cfg->max_connections;
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY)
+        return want;
+    /* Per worker: epoll, eventfd, listener, reserve, and a file open per connection being
+     * answered; then logs, root, templates, the database, and room for files in flight. */
+    rlim_t fixed = 16 + 8 * (rlim_t)workers;
+    rlim_t need = fixed + want + want / 7 + 1;
+    if (rl.rlim_cur < need && rl.rlim_max > rl.rlim_cur) {
+        /* The soft limit is only a default: raise it as far as the hard limit allows. */
+        struct rlimit raised = {need < rl.rlim_max ? need : rl.rlim_max, rl.rlim_max};
+        if (setrlimit(RLIMIT_NOFILE, &raised) == 0)
+            rl = raised;
+    }
+    rlim_t reserve = fixed + rl.rlim_cur / 8;
+    unsigned budget = rl.rlim_cur > reserve ? (unsigned)(rl.rlim_cur - reserve) : 1;
+    if (budget >= want)
+        return want;
+    log_warn("max_connections %u is more than %llu open files allow: at most %u connections",
+             want, (unsigned long long)rl.rlim_cur, budget);
+    return budget;
+}
+
 /* Opens the root, the listeners and the workers' loops. */
 static int server_open(struct server *s, const struct config *cfg, char *url, size_t url_cap,
                        char err[256])
@@ -232,6 +263,7 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
         }
     }
     s->n_workers = (unsigned)cfg->threads;
+    s->max_conns = connection_budget(cfg, s->n_workers);
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     s->stats = aligned_alloc(64, s->n_workers * sizeof(*s->stats));
     if (!s->workers || !s->stats) {

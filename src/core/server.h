@@ -34,6 +34,7 @@ struct server {
     time_t started_at;
     uint64_t started_ms;
     _Atomic unsigned active;     /* open connections over all workers */
+    unsigned max_conns;          /* max_connections, within what RLIMIT_NOFILE allows */
     _Atomic bool stopping;       /* stop accepting; finish what is in flight */
     _Atomic bool force_stop;     /* the grace period is over: close everything */
     _Atomic unsigned n_running;  /* workers still in their loop */

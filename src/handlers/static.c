@@ -93,6 +93,17 @@ static int redirect_to_slash(const struct request *req, struct response *resp)
     return 301;
 }
 
+/* The status for a file that exists but could not be opened: 403 when forbidden, 503
+ * (try again) when descriptors or memory ran out, else 500. */
+static int open_failure_status(int err)
+{
+    if (err == -EACCES || err == -EPERM)
+        return 403;
+    if (err == -EMFILE || err == -ENFILE || err == -ENOMEM)
+        return 503;
+    return 500;
+}
+
 /* Whether the last segment of a relative path has a '.' (an extension, or a dotfile). */
 static bool has_extension(const char *rel)
 {
@@ -127,7 +138,7 @@ static int resolve(struct env *env, const struct request *req, struct response *
         return -1;
     }
     if (fd < 0) {
-        response_error(resp, fd == -EACCES ? 403 : 500);
+        response_error(resp, open_failure_status(fd));
         return -1;
     }
     if (S_ISDIR(st->st_mode)) {
@@ -460,6 +471,15 @@ static int serve_path(struct env *env, const struct request *req, struct respons
         struct stat st;
         char path[PATH_MAX_BYTES];
         int fd = resolve(env, req, resp, &st, path);
+        if (fd < 0 && e && e->data && resp->status == 503) {
+            /* Out of descriptors: the file could not be checked, but what the cache holds
+             * is a consistent snapshot, a second or so old. Better than a 503. */
+            response_drop_body(resp);
+            response_init(resp, resp->headers.data, resp->headers.cap);
+            stats_add(&env->my_stats->cache_hits, 1);
+            rep_from_entry(&rep, e, -1);
+            goto serve_rep;
+        }
         if (fd < 0) {
             if (e)
                 cache_remove(env->cache, key); /* the file is gone or is no file */
@@ -500,6 +520,7 @@ static int serve_path(struct env *env, const struct request *req, struct respons
         }
         rep_from_entry(&rep, e, fd);
     }
+serve_rep:;
     int status = serve(env, req, resp, &rep);
     if (rep.fd >= 0)
         close(rep.fd);
