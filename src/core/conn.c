@@ -429,6 +429,9 @@ static void conn_answer(struct conn *c, const struct request *req)
     buf_reset(&w->scratch);
     w->env.now_ms = w->now_ms;
     w->env.now = w->now_s;
+    conn_peer_text(c, w->env.client_ip);
+    w->env.user = NULL;
+    w->env.form = w->env.files = NULL;
 
     bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
     if (req->has_content_length && req->content_length > cfg->max_body_bytes) {

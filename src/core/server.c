@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "core/worker.h"
 #include "files/cache.h"
+#include "template/cache.h"
 
 enum { LISTEN_BACKLOG = 4096 };
 
@@ -205,6 +206,7 @@ static void server_free(struct server *s)
     free(s->workers);
     free(s->stats);
     cache_free(s->cache);
+    tmpl_cache_free(s->tmpls);
     if (s->root_fd >= 0)
         close(s->root_fd);
     if (s->templates_fd >= 0)
@@ -261,6 +263,11 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
             snprintf(err, 256, "cache: out of memory");
             return -1;
         }
+    }
+    s->tmpls = tmpl_cache_new();
+    if (!s->tmpls) {
+        snprintf(err, 256, "templates: out of memory");
+        return -1;
     }
     s->n_workers = (unsigned)cfg->threads;
     s->max_conns = connection_budget(cfg, s->n_workers);

@@ -29,6 +29,7 @@ struct server {
     unsigned n_workers;
     struct stats *stats; /* one per worker */
     struct cache *cache; /* the file cache, or NULL when disabled */
+    struct tmpl_cache *tmpls; /* compiled templates */
     int root_fd;
     int templates_fd;
     time_t started_at;

@@ -89,6 +89,7 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     env->scratch = &w->scratch;
     env->my_stats = w->stats;
     env->cache = srv->cache;
+    env->tmpls = srv->tmpls;
     worker_tick(w);
     return 0;
 fail:

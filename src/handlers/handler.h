@@ -27,6 +27,9 @@ struct env {
     int templates_fd;           /* templates_dir, or -1 when it does not exist */
     const struct stats *stats;  /* every worker's counters, n_workers of them */
     struct cache *cache;        /* the file cache, or NULL when disabled */
+    struct tmpl_cache *tmpls;   /* compiled templates (templates_dir and *.tpl.html) */
+    struct auth *auth;          /* sessions and the login limiter (handlers/auth.h) */
+    struct store *store;        /* form submissions (store/store.h) */
     unsigned n_workers;
     time_t started_at;          /* wall clock at start */
     uint64_t started_ms;        /* monotonic clock at start */
@@ -40,6 +43,11 @@ struct env {
     struct path_result rel_info;
     char url_path[PATH_MAX_BYTES + 2]; /* the same as a URL path: "/" + rel */
     struct buf *scratch;     /* reset before each request; holds generated bodies */
+    char client_ip[48];      /* the peer address as text */
+    bool is_tls;             /* the request came over HTTPS */
+    const char *user;        /* the authenticated admin (auth_identify), or NULL */
+    struct cJSON *form;      /* a form route's parsed fields (name → string or array), or NULL */
+    struct cJSON *files;     /* and its uploaded files [{field, name, size, path}], or NULL */
     struct stats *my_stats;  /* this worker's counters (the handler may count) */
 };
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "handlers/headers.h"
+#include "handlers/page.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
 
@@ -55,12 +56,15 @@ static void set_url_path(struct env *env)
              env->rel_info.trailing_slash && *rel ? "/" : "");
 }
 
-static const struct route *route_find(const char *rel, size_t len)
+static const struct route page_route = {NULL, M(HTTP_GET) | M(HTTP_HEAD), page_handle};
+
+static const struct route *route_find(const struct env *env)
 {
     for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strlen(routes[i].path) == len && memcmp(routes[i].path, rel, len) == 0)
+        if (strlen(routes[i].path) == env->rel_info.len &&
+            memcmp(routes[i].path, env->rel, env->rel_info.len) == 0)
             return &routes[i];
-    return &static_route;
+    return page_is_template(env) ? &page_route : &static_route;
 }
 
 int router_dispatch(struct env *env, const struct request *req, struct response *resp)
@@ -83,7 +87,7 @@ int router_dispatch(struct env *env, const struct request *req, struct response 
         return status == 404 ? static_not_found(env, resp) : response_error(resp, status);
     set_url_path(env);
 
-    const struct route *r = route_find(env->rel, env->rel_info.len);
+    const struct route *r = route_find(env);
     if (!(r->methods & M(req->method))) {
         char allow[128];
         allow_list(r->methods, allow, sizeof(allow));

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Tests for http/response and template/subst: the exact head bytes for the cases the
+ * Tests for http/response: the exact head bytes for the cases the
  * connection writes (keep-alive, close, HTTP/1.0 keep-alive, no-length statuses), error
- * pages, header overflow, and {{name}} substitution with escaping.
+ * pages and header overflow.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "http/response.h"
-#include "template/subst.h"
 
 static const char date[] = "Thu, 26 Nov 2026 01:02:03 GMT";
 
@@ -91,27 +90,12 @@ static void test_header_overflow_is_clean(void **state)
     assert_int_equal(r.headers.len, before);
 }
 
-static void test_subst(void **state)
-{
-    (void)state;
-    const struct subst_var vars[] = {{"name", "<World & \"you\">"}, {"n", "42"}};
-    struct buf out;
-    buf_init(&out, NULL, 0, 0);
-    assert_true(subst_render(SLICE_LIT("Hello {{name}}! {{ n }} {{missing}}{{n}} {{unclosed"),
-                             vars, 2, &out));
-    const char want[] = "Hello &lt;World &amp; &quot;you&quot;&gt;! 42 42 {{unclosed";
-    if (out.len != sizeof(want) - 1 || memcmp(out.data, want, out.len) != 0)
-        fail_msg("got %.*s", (int)out.len, out.data);
-    buf_free(&out);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_error_pages),
         cmocka_unit_test(test_header_overflow_is_clean),
-        cmocka_unit_test(test_subst),
     };
     return cmocka_run_group_tests_name("response", tests, NULL, NULL);
 }
