@@ -19,6 +19,7 @@
 
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct store;
@@ -50,7 +51,7 @@ struct store_job {
     char *files_json;  /* a JSON array */
 
     /* STORE_QUERY input */
-    char *query_form; /* NULL: every form */
+    char *query_form;  /* NULL: every form */
     int64_t before_id; /* 0: no bound; else only ids < before_id */
     int limit;         /* 1..500 */
 
@@ -87,5 +88,10 @@ void store_job_free(struct store_job *job);
 
 /* Count of submissions (for stats and tests); -1 on error. Blocking: not for event loops. */
 int64_t store_count(struct store *s);
+
+/* For tests and diagnostics: the value of PRAGMA name (lowercase letters and '_' only,
+ * e.g. "journal_mode", "synchronous") as the store thread's own connection sees it, as text
+ * into out. Returns 0, or -EINVAL (bad name) or -EIO. Blocking: waits for a running batch. */
+int store_pragma(struct store *s, const char *name, char *out, size_t out_len);
 
 #endif
