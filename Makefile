@@ -15,7 +15,7 @@ VARIANT ?= release
 BUILD   := build/$(VARIANT)
 PREFIX  ?= /usr/local
 
-PKGS      := libcjson libxcrypt zlib libbrotlienc
+PKGS      := libcjson libxcrypt zlib libbrotlienc sqlite3 openssl
 TEST_PKGS := cmocka
 PYTHON    := /usr/bin/python3
 

@@ -15,6 +15,7 @@
 #include "core/conn.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "core/transport.h"
 #include "core/worker.h"
 #include "handlers/router.h"
+#include "store/store.h"
 
 enum {
     BATCH_BYTES = 64 * 1024,   /* stop answering pipelined requests past this much output */
@@ -38,6 +40,7 @@ enum {
     LINGER_MS = 2000,          /* how long a rejected client may keep sending */
     LINGER_BYTES = 256 * 1024, /* … and how much */
     OUT_MAX_BYTES = 64 << 20,  /* the output buffer never grows past this */
+    WAIT_MS = 60 * 1000,       /* the longest wait for the store before giving up */
 #ifdef MICA_SMALL_BUFFERS
     /* Sanitizer builds: tiny thresholds so the growth and sendfile paths run in tests. */
     SMALL_BODY_BYTES = 512,
@@ -49,6 +52,8 @@ enum {
 };
 
 enum step { STEP_ANSWERED, STEP_NEED_MORE, STEP_STOP };
+
+static void conn_run(struct conn *c);
 
 static const struct config *conn_cfg(const struct conn *c)
 {
@@ -131,12 +136,14 @@ static void conn_release_buffers(struct conn *c)
     }
 }
 
-/* The body is over (read or abandoned): its state goes back to the pool. */
+/* The request in progress is over (answered or abandoned): its state goes back. */
 static void conn_body_end(struct conn *c)
 {
+    router_call_free(c->body->call);
+    free(c->body->head);
     pool_put(&c->w->body_pool, c->body);
     c->body = NULL;
-    if (c->state == CONN_BODY)
+    if (c->state == CONN_BODY || c->state == CONN_WAIT)
         c->state = CONN_HEAD;
 }
 
@@ -186,6 +193,7 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
 void conn_close(struct conn *c)
 {
     struct worker *w = c->w;
+    bool is_waiting = c->state == CONN_WAIT;
     timer_cancel(&c->timer);
     if (c->is_ready) {
         struct conn **p = &w->ready;
@@ -195,7 +203,7 @@ void conn_close(struct conn *c)
         c->is_ready = false;
     }
     conn_seg_end(c);
-    if (c->body)
+    if (c->body && !is_waiting)
         conn_body_end(c);
     c->rpos = c->rlen; /* nothing buffered matters any more */
     c->out_sent = c->out.len;
@@ -207,6 +215,13 @@ void conn_close(struct conn *c)
     w->n_conns--;
     stats_sub(&w->stats->connections_active, 1);
     server_release(w->srv);
+    if (is_waiting) {
+        /* The store still holds a job that names c: c stays allocated, a zombie, until the
+         * job comes back (conn_on_job frees it). */
+        c->is_zombie = true;
+        w->n_zombies++;
+        return;
+    }
     pool_put(&w->conn_pool, c);
 }
 
@@ -272,10 +287,13 @@ static void conn_log_access(struct conn *c, const struct request *req, int statu
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     uint64_t now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+    char user[128] = "-";
+    if (req && w->env.user)
+        log_escape(user, sizeof(user), slice_str(w->env.user));
     char line[4096];
-    int n = snprintf(line, sizeof(line), "%s - - [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n", peer,
-                     w->clf_date, line_text, status, (unsigned long long)bytes, referer, agent,
-                     (unsigned long long)(now_us - w->now_us));
+    int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n",
+                     peer, user, w->clf_date, line_text, status, (unsigned long long)bytes,
+                     referer, agent, (unsigned long long)(now_us - w->now_us));
     if (n > 0)
         log_access(w->log, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -324,7 +342,8 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         resp->file_fd = -1;
     }
     response_drop_body(resp);
-    stats_response(w->stats, resp->status, body_bytes);
+    const char *path = req && resp->status < 400 && w->env.url_path[0] ? w->env.url_path : NULL;
+    stats_response(w->stats, resp->status, body_bytes, path, w->now_s);
     if (log_access_enabled())
         conn_log_access(c, req, resp->status, body_bytes);
     return true;
@@ -353,114 +372,255 @@ static void conn_reject(struct conn *c, int status, const char *reason)
     conn_queue(c, NULL, resp);
 }
 
-/* Prepares to read the body of req. False when there is no memory for it. */
-static bool conn_body_start(struct conn *c, const struct request *req)
+/*
+ * Keeps what a request needs across events: its body progress, its route call (NULL: the
+ * body is only discarded) and, for a call, a copy of its head (the read buffer moves on).
+ * False when there is no memory for it.
+ */
+static bool conn_body_start(struct conn *c, const struct request *req, struct route_call *call)
 {
     struct conn_body *b = pool_get(&c->w->body_pool);
     if (!b)
         return false;
+    memset(b, 0, sizeof(*b));
     b->left = req->chunked ? 0 : req->content_length;
-    b->received = 0;
     b->started_ms = c->w->now_ms;
     b->is_chunked = req->chunked;
     chunked_init(&b->chunked);
+    if (call) {
+        b->head = malloc(req->head_len);
+        if (!b->head) {
+            pool_put(&c->w->body_pool, b);
+            return false;
+        }
+        /* The head ends where the body starts: rpos already points past it. */
+        memcpy(b->head, c->rbuf + c->rpos - req->head_len, req->head_len);
+        b->head_len = req->head_len;
+        b->call = call;
+    }
     c->body = b;
     return true;
 }
 
-/*
- * Consumes body bytes from the read buffer and throws them away. STEP_ANSWERED when the
- * body is complete (the next request may follow), STEP_NEED_MORE, or STEP_STOP when the
- * connection must end: bad chunked framing, a body over max_body_bytes, or one arriving
- * slower than body_min_rate (averaged from 10 s after it started). The response was
- * already queued, so these end the connection instead of answering.
- */
-static enum step conn_body_discard(struct conn *c)
+/* The request again, from the copy of its head, into the worker's struct request. */
+static const struct request *conn_body_request(struct conn *c)
 {
-    const struct config *cfg = conn_cfg(c);
-    struct conn_body *b = c->body;
-    size_t avail = c->rlen - c->rpos;
-    const char *why = NULL;
-    bool done;
-    if (b->is_chunked) {
-        size_t used, data_len;
-        struct request_error err;
-        enum chunked_status st = chunked_decode(&b->chunked, c->rbuf + c->rpos, avail,
-                                                cfg->max_body_bytes, &used, &data_len, &err);
-        c->rpos += (uint32_t)used;
-        b->received += used;
-        done = st == CHUNKED_DONE;
-        if (st == CHUNKED_ERROR)
-            why = err.reason;
-    } else {
-        size_t take = avail < b->left ? avail : (size_t)b->left;
-        c->rpos += (uint32_t)take;
-        b->left -= take;
-        b->received += take;
-        done = b->left == 0;
-    }
-    uint64_t elapsed_ms = c->w->now_ms - b->started_ms;
-    if (!why && !done && cfg->body_min_rate > 0 && elapsed_ms >= 10000 &&
-        b->received * 1000 < (uint64_t)cfg->body_min_rate * elapsed_ms)
-        why = "request body slower than body_min_rate";
-    if (why) {
-        char peer[INET6_ADDRSTRLEN];
-        conn_peer_text(c, peer);
-        log_info("%s: closing: %s", peer, why);
-        conn_body_end(c);
-        c->keep_alive = false;
-        c->state = CONN_LINGER;
-        return STEP_STOP;
-    }
-    if (!done)
-        return STEP_NEED_MORE;
-    conn_body_end(c);
-    timer_cancel(&c->timer);
-    return STEP_ANSWERED;
+    size_t scan = 0;
+    struct request_error err;
+    enum request_status st = request_parse(c->body->head, c->body->head_len,
+                                           c->body->head_len, &scan, &c->w->req, &err);
+    assert(st == REQUEST_DONE); /* it parsed before, byte for byte */
+    (void)st;
+    return &c->w->req;
 }
 
-/* Routes a complete request and queues its response. */
-static void conn_answer(struct conn *c, const struct request *req)
+/* Fresh per-request state in the worker's env and response. */
+static struct response *conn_prepare(struct conn *c)
 {
     struct worker *w = c->w;
-    const struct config *cfg = conn_cfg(c);
     struct response *resp = &w->resp;
     response_init(resp, w->resp_headers, sizeof(w->resp_headers));
     buf_reset(&w->scratch);
     w->env.now_ms = w->now_ms;
     w->env.now = w->now_s;
     conn_peer_text(c, w->env.client_ip);
+    w->env.url_path[0] = '\0';
     w->env.user = NULL;
     w->env.form = w->env.files = NULL;
+    w->env.owner = c;
+    return resp;
+}
 
+/*
+ * Queues the final response to req. Whether the connection stays open follows the
+ * request, the response and the server's state; a body left unread means closing, after
+ * draining what the client sends meanwhile (never taking it for the next request).
+ */
+static void conn_respond(struct conn *c, const struct request *req, struct response *resp,
+                         bool body_unread)
+{
+    c->keep_alive = req->keep_alive && !resp->close && !c->w->stopping && !body_unread;
+    if (body_unread)
+        c->state = CONN_LINGER;
+    if (!conn_queue(c, req, resp))
+        c->keep_alive = false;
+}
+
+/* The route went to wait for the store; the head is kept for the resumption. Without
+ * memory for that, the connection ends: it stays a zombie until the job is back. */
+static void conn_wait(struct conn *c, const struct request *req, struct route_call *call)
+{
+    bool ok = c->body || conn_body_start(c, req, call);
+    c->state = CONN_WAIT;
+    if (!ok)
+        conn_close(c);
+}
+
+/* A form body is complete: the route's handler runs. */
+static void conn_body_complete(struct conn *c)
+{
+    struct response *resp = conn_prepare(c);
+    const struct request *req = conn_body_request(c);
+    enum router_step step = router_finish(&c->w->env, req, resp, c->body->call);
+    if (step == ROUTER_ASYNC) {
+        c->state = CONN_WAIT;
+        return;
+    }
+    conn_respond(c, req, resp, false); /* before the head (req's bytes) is freed */
+    conn_body_end(c);
+}
+
+/*
+ * Consumes body bytes from the read buffer: fed to the route call (decoded) or thrown away.
+ * STEP_ANSWERED when the body is complete (the next request may follow), STEP_NEED_MORE,
+ * or STEP_STOP when the connection must end: bad chunked framing, a body over
+ * max_body_bytes, a body the route refuses, or one arriving slower than body_min_rate
+ * (averaged from 10 s after it started). A route's refusal is answered; for a discarded
+ * body the response was already queued, so the connection just ends.
+ */
+static enum step conn_body_read(struct conn *c)
+{
+    const struct config *cfg = conn_cfg(c);
+    struct conn_body *b = c->body;
+    size_t avail = c->rlen - c->rpos;
+    const char *why = NULL;
+    int status = 0;
+    bool done;
+    const char *data = c->rbuf + c->rpos;
+    size_t data_len, used;
+    if (b->is_chunked) {
+        struct request_error err;
+        enum chunked_status st = chunked_decode(&b->chunked, c->rbuf + c->rpos, avail,
+                                                cfg->max_body_bytes, &used, &data_len, &err);
+        done = st == CHUNKED_DONE;
+        if (st == CHUNKED_ERROR) {
+            why = err.reason;
+            status = err.status;
+        }
+    } else {
+        used = data_len = avail < b->left ? avail : (size_t)b->left;
+        b->left -= used;
+        done = b->left == 0;
+    }
+    c->rpos += (uint32_t)used;
+    b->received += used;
+    if (!why && b->call && data_len > 0 && (status = router_body(b->call, data, data_len)) != 0)
+        why = "request body refused";
+    uint64_t elapsed_ms = c->w->now_ms - b->started_ms;
+    if (!why && !done && cfg->body_min_rate > 0 && elapsed_ms >= 10000 &&
+        b->received * 1000 < (uint64_t)cfg->body_min_rate * elapsed_ms) {
+        why = "request body slower than body_min_rate";
+        status = 408;
+    }
+    if (why) {
+        char peer[INET6_ADDRSTRLEN];
+        conn_peer_text(c, peer);
+        log_info("%s: closing: %s", peer, why);
+        if (b->call) {
+            /* Not answered yet: say why, then close. */
+            struct response *resp = conn_prepare(c);
+            const struct request *req = conn_body_request(c);
+            response_error(resp, status ? status : 400);
+            conn_respond(c, req, resp, true);
+            conn_body_end(c);
+        } else {
+            conn_body_end(c);
+            c->keep_alive = false;
+            c->state = CONN_LINGER;
+        }
+        return STEP_STOP;
+    }
+    if (!done)
+        return STEP_NEED_MORE;
+    timer_cancel(&c->timer);
+    if (b->call) {
+        conn_body_complete(c);
+        return c->state == CONN_WAIT || !c->keep_alive ? STEP_STOP : STEP_ANSWERED;
+    }
+    conn_body_end(c);
+    return STEP_ANSWERED;
+}
+
+/* The store finished a job for a request of c (or of c's zombie). */
+void conn_on_job(struct conn *c, struct store_job *job)
+{
+    struct worker *w = c->w;
+    if (c->is_zombie) {
+        /* The client left while we waited: the job goes with its call. */
+        router_call_free(router_job_call(job));
+        if (c->body) {
+            free(c->body->head);
+            pool_put(&w->body_pool, c->body);
+        }
+        w->n_zombies--;
+        pool_put(&w->conn_pool, c);
+        return;
+    }
+    struct response *resp = conn_prepare(c);
+    const struct request *req = conn_body_request(c);
+    router_resume(&w->env, req, resp, c->body->call, job);
+    timer_cancel(&c->timer);
+    conn_respond(c, req, resp, false); /* before the head (req's bytes) is freed */
+    conn_body_end(c);
+    conn_run(c);
+}
+
+/* Routes a complete request: answers it now, or starts reading its body, or waits. */
+static void conn_answer(struct conn *c, const struct request *req)
+{
+    const struct config *cfg = conn_cfg(c);
+    struct response *resp = conn_prepare(c);
     bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
+    struct route_call *call = NULL;
+    enum router_step step = ROUTER_DONE;
     if (req->has_content_length && req->content_length > cfg->max_body_bytes) {
         response_error(resp, 413);
         resp->close = true;
     } else {
-        router_dispatch(&w->env, req, resp);
+        step = router_begin(&c->w->env, req, resp, &call);
     }
 
-    c->keep_alive = req->keep_alive && !resp->close && !w->stopping;
-    if (has_body && c->keep_alive && !req->expect_continue && conn_body_start(c, req))
+    if (step == ROUTER_BODY && has_body) {
+        if (!conn_body_start(c, req, call)) {
+            router_call_free(call);
+            response_error(resp, 503);
+            conn_respond(c, req, resp, true);
+            return;
+        }
         c->state = CONN_BODY;
-    else if (has_body) {
-        /* A body we will not read must never be taken for the next request. With
-         * Expect: 100-continue the client waits for our word and we send no 100 for a
-         * body nobody reads (RFC 9110 §10.1.1): answer, close, and drain meanwhile. */
-        c->keep_alive = false;
-        c->state = CONN_LINGER;
+        /* RFC 9110 §10.1.1: the client waits for this before sending the body we want. */
+        if (req->expect_continue && conn_get_out(c) &&
+            !buf_append_str(&c->out, "HTTP/1.1 100 Continue\r\n\r\n"))
+            c->keep_alive = false;
+        return;
     }
-    if (!conn_queue(c, req, resp))
-        c->keep_alive = false;
+    if (step == ROUTER_BODY)
+        step = router_finish(&c->w->env, req, resp, call); /* an empty form */
+    if (step == ROUTER_ASYNC) {
+        conn_wait(c, req, call);
+        return;
+    }
+    router_call_free(call);
+    if (has_body && !resp->close && !req->expect_continue && req->keep_alive &&
+        !c->w->stopping && conn_body_start(c, req, NULL)) {
+        c->state = CONN_BODY; /* discarded behind the response */
+        conn_respond(c, req, resp, false);
+        return;
+    }
+    /* A body we will not read must never be taken for the next request. With
+     * Expect: 100-continue the client waits for our word and we send no 100 for a body
+     * nobody reads (RFC 9110 §10.1.1): answer, close, and drain meanwhile. */
+    conn_respond(c, req, resp, has_body);
 }
 
 /* Takes the next request from the read buffer, or discards body bytes ahead of it. */
 static enum step conn_next_request(struct conn *c)
 {
     struct worker *w = c->w;
+    if (c->state == CONN_WAIT)
+        return STEP_NEED_MORE; /* pipelined requests wait their turn */
     if (c->state == CONN_BODY) {
-        enum step s = conn_body_discard(c);
+        enum step s = conn_body_read(c);
         if (s != STEP_ANSWERED)
             return s;
     }
@@ -483,7 +643,7 @@ static enum step conn_next_request(struct conn *c)
     c->rpos += (uint32_t)w->req.head_len;
     c->scan = 0;
     conn_answer(c, &w->req);
-    return c->keep_alive ? STEP_ANSWERED : STEP_STOP;
+    return c->keep_alive && c->state != CONN_WAIT ? STEP_ANSWERED : STEP_STOP;
 }
 
 /* --- I/O -------------------------------------------------------------------------------- */
@@ -607,6 +767,9 @@ static void conn_set_timer(struct conn *c, bool progress)
     } else if (c->state == CONN_LINGER) {
         if (c->timer.list != &w->timers[CONN_TIMEOUT_LINGER])
             timer_arm(&w->timers[CONN_TIMEOUT_LINGER], &c->timer, w->now_ms + LINGER_MS);
+    } else if (c->state == CONN_WAIT) {
+        if (c->timer.list != &w->timers[CONN_TIMEOUT_WAIT])
+            timer_arm(&w->timers[CONN_TIMEOUT_WAIT], &c->timer, w->now_ms + WAIT_MS);
     } else if (c->state == CONN_BODY) {
         if (progress || c->timer.list != &w->timers[CONN_TIMEOUT_BODY])
             timer_arm(&w->timers[CONN_TIMEOUT_BODY], &c->timer, w->now_ms + (uint64_t)cfg->body_timeout_s * 1000);
@@ -664,6 +827,8 @@ static void conn_run(struct conn *c)
             break;
         }
         /* 3. Read. */
+        if (c->state == CONN_WAIT)
+            break; /* no more input until the store answers */
         if (c->peer_closed) {
             conn_close(c);
             return;

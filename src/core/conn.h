@@ -8,6 +8,8 @@
  *   CONN_BODY   reading a request body (Content-Length or chunked); handlers that do not
  *               use it have already answered, and it is discarded within max_body_bytes,
  *               at no less than body_min_rate bytes/s once 10 s have passed;
+ *   CONN_WAIT   the request's handler waits for the store (a form being committed, a
+ *               query); nothing more is read until the job is back;
  *   CONN_LINGER an error was answered and the write side shut: input is drained until the
  *               peer closes or a short timeout, so the response is not lost to a reset.
  * Independently, the output queue holds response bytes (out) and at most one body segment
@@ -32,17 +34,24 @@
 
 struct worker;
 
-/* A request body in progress. Allocated only while one is read, so that idle and
- * body-less connections do not carry it. */
+struct route_call;
+struct store_job;
+
+/* A request in progress across events: its body being read (and fed to its route call, or
+ * discarded), or its wait for the store. Allocated only meanwhile, so idle and simple
+ * connections do not carry it. */
 struct conn_body {
     uint64_t left;       /* Content-Length bytes still to come (not chunked) */
     uint64_t received;   /* bytes received so far, framing included, for the rate */
     uint64_t started_ms; /* when the body started */
     bool is_chunked;
     struct chunked chunked;
+    struct route_call *call; /* the route reading the body or waiting; NULL: discard */
+    char *head;              /* a copy of the request head (with a call), parsed again */
+    size_t head_len;
 };
 
-enum conn_state { CONN_HEAD, CONN_BODY, CONN_LINGER };
+enum conn_state { CONN_HEAD, CONN_BODY, CONN_WAIT, CONN_LINGER };
 
 enum seg_kind { SEG_NONE, SEG_FILE, SEG_MEM };
 
@@ -53,6 +62,7 @@ enum conn_timeout {
     CONN_TIMEOUT_BODY,
     CONN_TIMEOUT_SEND,
     CONN_TIMEOUT_LINGER,
+    CONN_TIMEOUT_WAIT,
     CONN_TIMEOUT_COUNT
 };
 
@@ -67,6 +77,7 @@ struct conn {
     bool is_fresh;    /* no request received yet */
     bool is_shut;     /* our write side is shut (lingering) */
     bool is_hup;      /* epoll reported the peer's end of stream (or an error) */
+    bool is_zombie;   /* closed while waiting for the store: freed when the job is back */
     uint8_t seg_kind; /* enum seg_kind */
     int fd;
     struct worker *w; /* borrowed: the owner */
@@ -110,6 +121,9 @@ void conn_resume(struct conn *c);
 
 /* A timer of c expired. */
 void conn_on_timeout(struct conn *c, enum conn_timeout kind);
+
+/* The store finished job, for c's request (c may be a zombie). */
+void conn_on_job(struct conn *c, struct store_job *job);
 
 /* Shutdown: closes c if it is idle between requests; otherwise it closes after its
  * current response. */

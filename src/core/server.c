@@ -19,12 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/worker.h"
 #include "files/cache.h"
+#include "handlers/auth.h"
+#include "store/store.h"
 #include "template/cache.h"
 
 enum { LISTEN_BACKLOG = 4096 };
@@ -201,16 +204,46 @@ static void drain(struct server *s, const sigset_t *set)
 
 static void server_free(struct server *s)
 {
+    /* The store first: its last jobs land in the workers' inboxes, which worker_free
+     * empties. */
+    store_close(s->store);
+    s->store = NULL;
     for (unsigned i = 0; s->workers && i < s->n_workers; i++)
         worker_free(&s->workers[i]);
     free(s->workers);
+    for (unsigned i = 0; s->stats && i < s->n_workers; i++)
+        stats_destroy(&s->stats[i]);
     free(s->stats);
     cache_free(s->cache);
     tmpl_cache_free(s->tmpls);
+    auth_free(s->auth);
+    if (s->uploads_fd >= 0)
+        close(s->uploads_fd);
     if (s->root_fd >= 0)
         close(s->root_fd);
     if (s->templates_fd >= 0)
         close(s->templates_fd);
+}
+
+/* data_dir/uploads, where form files go (created if missing). */
+static int open_uploads(struct server *s, const struct config *cfg, char err[256])
+{
+    char path[4096];
+    int n = snprintf(path, sizeof(path), "%s/uploads", cfg->data_dir);
+    if (n < 0 || (size_t)n >= sizeof(path)) {
+        snprintf(err, 256, "data_dir \"%.200s\": path too long", cfg->data_dir);
+        return -1;
+    }
+    if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+        snprintf(err, 256, "uploads \"%.200s\": %s", path, strerror(errno));
+        return -1;
+    }
+    s->uploads_fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (s->uploads_fd < 0) {
+        snprintf(err, 256, "uploads \"%.200s\": %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
 }
 
 /*
@@ -264,6 +297,10 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
             return -1;
         }
     }
+    if (store_open(&s->store, cfg->data_dir, err) != 0)
+        return -1;
+    if (open_uploads(s, cfg, err) != 0 || auth_new(&s->auth, cfg, err) != 0)
+        return -1;
     s->tmpls = tmpl_cache_new();
     if (!s->tmpls) {
         snprintf(err, 256, "templates: out of memory");
@@ -277,10 +314,12 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
         snprintf(err, 256, "out of memory");
         return -1;
     }
-    memset(s->stats, 0, s->n_workers * sizeof(*s->stats));
+    for (unsigned i = 0; i < s->n_workers; i++)
+        stats_init(&s->stats[i]);
     for (unsigned i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
         w->epfd = w->wake.fd = w->reserve_fd = -1;
+        store_inbox_init(&w->inbox.box, -1);
     }
 
     struct sockaddr_storage ss;
@@ -306,7 +345,7 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
 
 int server_run(const struct config *cfg, char err[256])
 {
-    struct server s = {.cfg = cfg, .root_fd = -1, .templates_fd = -1};
+    struct server s = {.cfg = cfg, .root_fd = -1, .templates_fd = -1, .uploads_fd = -1};
     char url[INET6_ADDRSTRLEN + 16];
     s.started_at = time(NULL);
     s.started_ms = server_clock_ms();

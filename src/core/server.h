@@ -30,6 +30,9 @@ struct server {
     struct stats *stats; /* one per worker */
     struct cache *cache; /* the file cache, or NULL when disabled */
     struct tmpl_cache *tmpls; /* compiled templates */
+    struct store *store;      /* form submissions */
+    struct auth *auth;        /* the admin's sessions */
+    int uploads_fd;           /* data_dir/uploads */
     int root_fd;
     int templates_fd;
     time_t started_at;

@@ -19,6 +19,7 @@
 
 #include "core/conn.h"
 #include "core/server.h"
+#include "handlers/router.h"
 
 enum {
     ACCEPT_BATCH = 64,
@@ -46,6 +47,7 @@ static void worker_tick(struct worker *w)
         w->now_s = ts.tv_sec;
         date_http(w->now_s, w->date);
         date_clf(w->now_s, w->clf_date);
+        stats_publish(w->stats, w->now_s);
     }
 }
 
@@ -59,12 +61,17 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     w->wake.kind = EV_WAKE;
     w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     w->reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    if (w->epfd < 0 || w->wake.fd < 0) {
+    w->inbox.kind = EV_INBOX;
+    w->inbox.box.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (w->epfd < 0 || w->wake.fd < 0 || w->inbox.box.efd < 0) {
         snprintf(err, 256, "worker %u: %s", id, strerror(errno));
         return -1;
     }
     struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &w->wake};
     if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->wake.fd, &ev) != 0)
+        goto fail;
+    ev = (struct epoll_event){.events = EPOLLIN, .data.ptr = &w->inbox};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->inbox.box.efd, &ev) != 0)
         goto fail;
     for (unsigned i = 0; i < w->n_listeners; i++) {
         w->listeners[i].kind = EV_LISTENER;
@@ -90,6 +97,10 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     env->my_stats = w->stats;
     env->cache = srv->cache;
     env->tmpls = srv->tmpls;
+    env->auth = srv->auth;
+    env->store = srv->store;
+    env->uploads_fd = srv->uploads_fd;
+    env->inbox = &w->inbox.box;
     worker_tick(w);
     return 0;
 fail:
@@ -97,8 +108,25 @@ fail:
     return -1;
 }
 
+/* Hands finished store jobs to their connections. */
+static void worker_take_jobs(struct worker *w)
+{
+    struct store_job *job = store_inbox_take(&w->inbox.box);
+    while (job) {
+        struct store_job *next = job->next;
+        conn_on_job(router_call_owner(router_job_call(job)), job);
+        job = next;
+    }
+}
+
 void worker_free(struct worker *w)
 {
+    /* Jobs that came back after the loop ended (the store is closed by now). */
+    worker_take_jobs(w);
+    if (w->inbox.box.efd >= 0)
+        close(w->inbox.box.efd);
+    w->inbox.box.efd = -1;
+    store_inbox_destroy(&w->inbox.box);
     for (unsigned i = 0; i < w->n_listeners; i++)
         if (w->listeners[i].fd >= 0)
             close(w->listeners[i].fd);
@@ -337,7 +365,7 @@ void *worker_main(void *arg)
         }
         if (atomic_load(&srv->stopping) && !w->stopping)
             worker_begin_stop(w);
-        if (w->stopping && w->n_conns == 0)
+        if (w->stopping && w->n_conns == 0 && w->n_zombies == 0)
             break;
         int n = epoll_wait(w->epfd, events, EVENTS_MAX, worker_timeout(w));
         if (n < 0 && errno != EINTR) {
@@ -356,6 +384,14 @@ void *worker_main(void *arg)
                 if (read(w->wake.fd, &count, sizeof(count)) < 0) {
                     /* EAGAIN: another wake-up already consumed it. */
                 }
+                break;
+            }
+            case EV_INBOX: {
+                uint64_t count;
+                if (read(w->inbox.box.efd, &count, sizeof(count)) < 0) {
+                    /* EAGAIN: nothing new since the last read; the list says the truth. */
+                }
+                worker_take_jobs(w);
                 break;
             }
             case EV_CONN:

@@ -25,6 +25,7 @@
 #include "http/date.h"
 #include "http/request.h"
 #include "http/response.h"
+#include "store/store.h"
 #include "util/buf.h"
 #include "util/pool.h"
 
@@ -32,7 +33,7 @@ struct server;
 struct conn;
 
 /* The first byte of every object registered with epoll says what it is. */
-enum ev_kind { EV_LISTENER = 1, EV_WAKE, EV_CONN };
+enum ev_kind { EV_LISTENER = 1, EV_WAKE, EV_INBOX, EV_CONN };
 
 struct listener {
     uint8_t kind; /* EV_LISTENER */
@@ -51,6 +52,10 @@ struct worker {
         uint8_t kind; /* EV_WAKE */
         int fd;       /* eventfd: the main thread writes to it to stop us */
     } wake;
+    struct {
+        uint8_t kind; /* EV_INBOX */
+        struct store_inbox box; /* finished store jobs, for our connections */
+    } inbox;
     struct listener listeners[WORKER_MAX_LISTENERS];
     unsigned n_listeners;
     int reserve_fd;       /* spare descriptor, given up to shed a connection on EMFILE */
@@ -66,6 +71,7 @@ struct worker {
     struct pool body_pool;  /* struct conn_body */
     size_t block_bytes;
     unsigned n_conns;
+    unsigned n_zombies; /* closed connections whose store job is not back yet */
     bool stopping; /* draining for shutdown: no new requests on kept-alive connections */
 
     uint64_t now_us;                 /* CLOCK_MONOTONIC, read once per iteration */

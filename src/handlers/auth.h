@@ -19,6 +19,9 @@
 #define MICA_HANDLERS_AUTH_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include "handlers/handler.h"
 
@@ -32,7 +35,9 @@ void auth_free(struct auth *a);
 /* Whether an admin is configured. */
 bool auth_enabled(const struct auth *a);
 
-/* Sets env->user when req carries a valid session cookie or Basic credentials. */
+/* Sets env->user when req carries a valid session cookie or Basic credentials. Call it once
+ * per request, before routing: auth_guard and auth_login_page rely on env->user, and a wrong
+ * Basic password is counted as a failed login each time it is checked. */
 void auth_identify(struct env *env, const struct request *req);
 
 /*
@@ -48,5 +53,52 @@ int auth_guard(struct env *env, const struct request *req, struct response *resp
 handler_fn auth_login_page;
 handler_fn auth_login;
 handler_fn auth_logout;
+
+/*
+ * For tests: the pure parts, exposed so tests/unit/test_auth.c can check them without a
+ * server. The handlers above are the only callers in the server.
+ */
+enum {
+    AUTH_SESSION_S = 43200,       /* a session lasts 12 hours */
+    AUTH_COOKIE_MAX = 80,         /* "<expiry>.<43 base64url characters>" and a NUL */
+    AUTH_BASIC_MAX = 1024,        /* longest Basic token accepted, in base64 characters */
+    AUTH_USER_MAX = 255,          /* longest admin.user accepted */
+    AUTH_LIMIT_FAILURES = 5,      /* failed logins from one address ... */
+    AUTH_LIMIT_WINDOW_MS = 60000, /* ... within this window lock it out */
+    AUTH_MEMO_MS = 60000,         /* accepted Basic credentials are remembered this long */
+};
+
+/* Writes the cookie value for the admin expiring at `expires` (wall-clock seconds) into out.
+ * Returns its length. */
+size_t auth_cookie_make(const struct auth *a, time_t expires, char out[AUTH_COOKIE_MAX]);
+
+/* Whether value is a well-formed cookie value made by auth_cookie_make with this key and
+ * not expired at `now` (its expiry is later than now). */
+bool auth_cookie_verify(const struct auth *a, struct slice value, time_t now);
+
+/* Finds the first mica_session among the "name=value; name=value" pairs of a Cookie header
+ * (RFC 6265 §5.4) and sets *value to it (borrowed from header). False when absent. */
+bool auth_cookie_find(struct slice header, struct slice *value);
+
+/* Whether an Origin header's host and port (defaults by scheme) are those of the Host
+ * header (whose default port is 443 under TLS, else 80). "null", a malformed origin or a
+ * missing Host (ptr NULL) are not. */
+bool auth_same_origin(struct slice origin, struct slice host, bool is_tls);
+
+/* Decodes an Authorization value "Basic <base64(user:password)>" strictly into out and
+ * points *user and *password into it (NUL-terminated). False for any other scheme, a token
+ * over AUTH_BASIC_MAX characters, non-canonical base64, no colon, or control characters. */
+bool auth_parse_basic(struct slice header, char out[AUTH_BASIC_MAX], const char **user,
+                      const char **password);
+
+/* Whether user[0..len) is admin.user; the time taken does not depend on where they differ,
+ * nor on their lengths. */
+bool auth_user_equal(const struct auth *a, const char *user, size_t len);
+
+/* The failed-login limiter for a client address (IPv6: its /64). auth_limit_check returns
+ * 0, or while locked out the seconds to wait (at least 1). */
+void auth_limit_fail(struct auth *a, const char *ip, uint64_t now_ms);
+unsigned auth_limit_check(struct auth *a, const char *ip, uint64_t now_ms);
+void auth_limit_reset(struct auth *a, const char *ip);
 
 #endif

@@ -48,9 +48,18 @@ struct env {
     const char *user;        /* the authenticated admin (auth_identify), or NULL */
     struct cJSON *form;      /* a form route's parsed fields (name → string or array), or NULL */
     struct cJSON *files;     /* and its uploaded files [{field, name, size, path}], or NULL */
+
+    /* Waiting for the store: a handler that posted a job (with inbox below) sets pending_job
+     * and returns 0; its resume_fn finishes the response when the job is back. */
+    struct store_inbox *inbox; /* this worker's */
+    void *owner;               /* the connection, for the router */
+    struct store_job *pending_job;
+    int uploads_fd; /* data_dir/uploads, or -1 */
     struct stats *my_stats;  /* this worker's counters (the handler may count) */
 };
 
 typedef int handler_fn(struct env *env, const struct request *req, struct response *resp);
+typedef int resume_fn(struct env *env, const struct request *req, struct response *resp,
+                      struct store_job *job);
 
 #endif

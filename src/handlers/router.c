@@ -1,28 +1,69 @@
 /* SPDX-License-Identifier: MIT */
-/* The route table and dispatch; see router.h. */
+/* The route table and the steps of a request; see router.h. */
 #include "handlers/router.h"
 
+#include <cjson/cJSON.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "handlers/admin.h"
+#include "handlers/api.h"
+#include "handlers/auth.h"
+#include "handlers/formread.h"
+#include "handlers/forms.h"
 #include "handlers/headers.h"
 #include "handlers/page.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
+#include "store/store.h"
 
 #define M(m) (1u << (m))
+#define GET_HEAD (M(HTTP_GET) | M(HTTP_HEAD))
+
+enum route_flags {
+    ROUTE_PREFIX = 1 << 0, /* path is a prefix ("forms/") rather than the whole path */
+    ROUTE_FORM = 1 << 1,   /* reads a form body (fields, and files when ROUTE_FILES) */
+    ROUTE_FILES = 1 << 2,
+    ROUTE_ADMIN = 1 << 3, /* auth_guard first */
+    ROUTE_JSON = 1 << 4,  /* errors in JSON */
+};
 
 struct route {
-    const char *path; /* normalised, relative to the root: "status" */
+    const char *path; /* normalised, relative to the root: "status", "forms/" */
     unsigned methods; /* mask of M(HTTP_…) */
+    unsigned flags;
     handler_fn *fn;
+    resume_fn *resume; /* for handlers that wait for the store */
 };
 
+/* Looked up in order: the first route whose path and method match wins; a path matched
+ * with no route for the method gets 405 with the union of their methods. */
 static const struct route routes[] = {
-    {"status", M(HTTP_GET) | M(HTTP_HEAD), status_handle},
+    {"status", GET_HEAD, 0, status_handle, NULL},
+    {"api/status", GET_HEAD, ROUTE_JSON, api_status, NULL},
+    {"api/stats", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_stats, NULL},
+    {"api/submissions", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_submissions, api_submissions_done},
+    {"api/", ~0u, ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
+    {"api", ~0u, ROUTE_JSON, api_not_found, NULL},
+    {"admin", GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
+    {"login", GET_HEAD, 0, auth_login_page, NULL},
+    {"login", M(HTTP_POST), ROUTE_FORM, auth_login, NULL},
+    {"logout", M(HTTP_POST), ROUTE_FORM, auth_logout, NULL},
+    {"forms/", M(HTTP_POST), ROUTE_PREFIX | ROUTE_FORM | ROUTE_FILES, forms_handle, forms_done},
 };
 
-static const struct route static_route = {NULL, M(HTTP_GET) | M(HTTP_HEAD), static_handle};
+static const struct route static_route = {NULL, GET_HEAD, 0, static_handle, NULL};
+static const struct route page_route = {NULL, GET_HEAD, 0, page_handle, NULL};
+static const struct route page_post_route = {NULL, M(HTTP_POST), ROUTE_FORM, page_handle, NULL};
+
+struct route_call {
+    const struct route *route;
+    struct form_reader *form;
+    int body_status;       /* a status the body earned (400, 413): answered at the end */
+    struct store_job *job; /* while waiting, owned by the store; after, by the call */
+    void *owner;           /* env->owner of the handler that posted job */
+};
 
 /* "GET, HEAD, OPTIONS" for a method mask (OPTIONS is always allowed). */
 static void allow_list(unsigned methods, char *list, size_t cap)
@@ -31,7 +72,7 @@ static void allow_list(unsigned methods, char *list, size_t cap)
     methods |= M(HTTP_OPTIONS);
     list[0] = '\0';
     for (int m = 0; m < HTTP_METHOD_COUNT; m++) {
-        if (!(methods & M(m)))
+        if (!(methods & M(m)) || m == HTTP_TRACE || m == HTTP_CONNECT)
             continue;
         const char *name = request_method_name((enum http_method)m);
         int k = snprintf(list + n, cap - n, "%s%s", n ? ", " : "", name);
@@ -56,51 +97,201 @@ static void set_url_path(struct env *env)
              env->rel_info.trailing_slash && *rel ? "/" : "");
 }
 
-static const struct route page_route = {NULL, M(HTTP_GET) | M(HTTP_HEAD), page_handle};
-
-static const struct route *route_find(const struct env *env)
+static bool path_matches(const struct route *r, const struct env *env)
 {
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
-        if (strlen(routes[i].path) == env->rel_info.len &&
-            memcmp(routes[i].path, env->rel, env->rel_info.len) == 0)
-            return &routes[i];
-    return page_is_template(env) ? &page_route : &static_route;
+    size_t n = strlen(r->path);
+    if (r->flags & ROUTE_PREFIX)
+        return env->rel_info.len > n && memcmp(env->rel, r->path, n) == 0;
+    return env->rel_info.len == n && memcmp(env->rel, r->path, n) == 0 &&
+           !env->rel_info.trailing_slash;
 }
 
-int router_dispatch(struct env *env, const struct request *req, struct response *resp)
+/* The route for env->rel and the method; NULL with *allowed set when only the method is
+ * wrong. */
+static const struct route *route_find(const struct env *env, enum http_method m,
+                                      unsigned *allowed, unsigned *flags)
 {
+    *allowed = 0;
+    *flags = 0;
+    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+        if (!path_matches(&routes[i], env))
+            continue;
+        if (routes[i].methods & M(m))
+            return &routes[i];
+        *allowed |= routes[i].methods;
+        *flags |= routes[i].flags;
+    }
+    if (*allowed)
+        return NULL;
+    if (page_is_template(env)) {
+        if (m == HTTP_POST)
+            return &page_post_route;
+        *allowed = page_route.methods | page_post_route.methods;
+        return (page_route.methods & M(m)) ? &page_route : NULL;
+    }
+    *allowed = static_route.methods;
+    return (static_route.methods & M(m)) ? &static_route : NULL;
+}
+
+static int error_for(const struct route *r, unsigned flags, struct response *resp, int status)
+{
+    return ((r ? r->flags : flags) & ROUTE_JSON) ? response_error_json(resp, status)
+                                                 : response_error(resp, status);
+}
+
+/* Runs the route's handler, noticing whether it went to wait for the store. */
+static enum router_step run(struct env *env, const struct request *req, struct response *resp,
+                            struct route_call *call)
+{
+    env->pending_job = NULL;
+    if (call && call->form) {
+        env->form = form_reader_fields(call->form);
+        env->files = form_reader_files(call->form);
+    }
+    const struct route *r = call->route;
+    r->fn(env, req, resp);
+    if (env->pending_job) {
+        /* The job finds its way back through its call. The store never reads owner, and
+         * the inbox is read by this very thread, later. */
+        call->job = env->pending_job;
+        call->owner = env->owner;
+        call->job->owner = call;
+        env->pending_job = NULL;
+        return ROUTER_ASYNC;
+    }
+    headers_apply(env->cfg, env->url_path, resp);
+    return ROUTER_DONE;
+}
+
+enum router_step router_begin(struct env *env, const struct request *req, struct response *resp,
+                              struct route_call **out)
+{
+    *out = NULL;
     if (req->method == HTTP_TRACE || req->method == HTTP_CONNECT) {
         /* TRACE would echo credentials back (RFC 9110 §9.3.8); we are no proxy for CONNECT. */
         resp->close = req->method == HTTP_CONNECT;
-        allow_header(resp, M(HTTP_GET) | M(HTTP_HEAD));
-        return response_error(resp, 405);
+        allow_header(resp, GET_HEAD);
+        response_error(resp, 405);
+        return ROUTER_DONE;
     }
     if (req->path.len == 1 && req->path.ptr[0] == '*') {
-        if (req->method != HTTP_OPTIONS)
-            return response_error(resp, 400);
-        allow_header(resp, M(HTTP_GET) | M(HTTP_HEAD));
+        if (req->method != HTTP_OPTIONS) {
+            response_error(resp, 400);
+            return ROUTER_DONE;
+        }
+        allow_header(resp, GET_HEAD | M(HTTP_POST));
         resp->status = 204;
-        return 204;
+        return ROUTER_DONE;
     }
     int status = path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info);
-    if (status != 0)
-        return status == 404 ? static_not_found(env, resp) : response_error(resp, status);
-    set_url_path(env);
-
-    const struct route *r = route_find(env);
-    if (!(r->methods & M(req->method))) {
-        char allow[128];
-        allow_list(r->methods, allow, sizeof(allow));
-        if (headers_preflight(env->cfg, env->url_path, req, allow, resp))
-            return resp->status;
-        response_header(resp, "Allow", slice_str(allow));
-        if (req->method == HTTP_OPTIONS) {
-            resp->status = 204;
-            return 204;
-        }
-        return response_error(resp, 405);
+    if (status != 0) {
+        if (status == 404)
+            static_not_found(env, resp);
+        else
+            response_error(resp, status);
+        return ROUTER_DONE;
     }
-    status = r->fn(env, req, resp);
+    set_url_path(env);
+    auth_identify(env, req); /* once: it counts wrong Basic passwords */
+
+    unsigned allowed, flags;
+    const struct route *r = route_find(env, req->method, &allowed, &flags);
+    if (!r) {
+        char allow[128];
+        allow_list(allowed, allow, sizeof(allow));
+        if (headers_preflight(env->cfg, env->url_path, req, allow, resp))
+            return ROUTER_DONE;
+        response_header(resp, "Allow", slice_str(allow));
+        if (req->method == HTTP_OPTIONS)
+            resp->status = 204;
+        else
+            error_for(NULL, flags, resp, 405);
+        return ROUTER_DONE;
+    }
+    if ((r->flags & ROUTE_ADMIN) && auth_guard(env, req, resp, r->flags & ROUTE_JSON) != 0)
+        return ROUTER_DONE;
+
+    struct route_call *call = calloc(1, sizeof(*call));
+    if (!call) {
+        error_for(r, 0, resp, 503);
+        return ROUTER_DONE;
+    }
+    call->route = r;
+    if (r->flags & ROUTE_FORM) {
+        int rc = form_reader_new(&call->form, req, env->cfg,
+                                 (r->flags & ROUTE_FILES) ? env->uploads_fd : -1);
+        if (rc != 0) {
+            router_call_free(call);
+            resp->close = true; /* the body is not read */
+            error_for(r, 0, resp, rc);
+            return ROUTER_DONE;
+        }
+        *out = call;
+        return ROUTER_BODY;
+    }
+    enum router_step step = run(env, req, resp, call);
+    if (step == ROUTER_ASYNC)
+        *out = call;
+    else
+        router_call_free(call);
+    return step;
+}
+
+int router_body(struct route_call *call, const char *data, size_t len)
+{
+    if (call->body_status == 0 && call->form)
+        call->body_status = form_reader_feed(call->form, data, len);
+    return call->body_status;
+}
+
+enum router_step router_finish(struct env *env, const struct request *req, struct response *resp,
+                               struct route_call *call)
+{
+    /* The head was parsed again: route state that lives in env comes back. */
+    if (path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info) == 0)
+        set_url_path(env);
+    if (call->body_status == 0 && call->form)
+        call->body_status = form_reader_end(call->form);
+    if (call->body_status != 0) {
+        resp->close = true;
+        error_for(call->route, 0, resp, call->body_status);
+        return ROUTER_DONE;
+    }
+    return run(env, req, resp, call);
+}
+
+enum router_step router_resume(struct env *env, const struct request *req, struct response *resp,
+                               struct route_call *call, struct store_job *job)
+{
+    if (path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info) == 0)
+        set_url_path(env);
+    if (call->form) {
+        env->form = form_reader_fields(call->form);
+        env->files = form_reader_files(call->form);
+    }
+    call->job = job;
+    call->route->resume(env, req, resp, job);
+    if (job->kind == STORE_SUBMIT && job->status == 0 && call->form)
+        form_reader_keep_files(call->form);
     headers_apply(env->cfg, env->url_path, resp);
-    return status;
+    return ROUTER_DONE;
+}
+
+struct route_call *router_job_call(struct store_job *job)
+{
+    return job->owner;
+}
+
+void *router_call_owner(const struct route_call *call)
+{
+    return call->owner;
+}
+
+void router_call_free(struct route_call *call)
+{
+    if (!call)
+        return;
+    form_reader_free(call->form);
+    store_job_free(call->job);
+    free(call);
 }

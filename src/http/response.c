@@ -101,10 +101,13 @@ int response_error(struct response *r, int status)
     case 405: page = ERROR_PAGE(405, "Method Not Allowed"); break;
     case 408: page = ERROR_PAGE(408, "Request Timeout"); break;
     case 413: page = ERROR_PAGE(413, "Content Too Large"); break;
+    case 401: page = ERROR_PAGE(401, "Unauthorized"); break;
     case 412: page = ERROR_PAGE(412, "Precondition Failed"); break;
     case 414: page = ERROR_PAGE(414, "URI Too Long"); break;
     case 416: page = ERROR_PAGE(416, "Range Not Satisfiable"); break;
+    case 415: page = ERROR_PAGE(415, "Unsupported Media Type"); break;
     case 417: page = ERROR_PAGE(417, "Expectation Failed"); break;
+    case 429: page = ERROR_PAGE(429, "Too Many Requests"); break;
     case 431: page = ERROR_PAGE(431, "Request Header Fields Too Large"); break;
     case 501: page = ERROR_PAGE(501, "Not Implemented"); break;
     case 503: page = ERROR_PAGE(503, "Service Unavailable"); break;
@@ -116,6 +119,29 @@ int response_error(struct response *r, int status)
     }
     r->status = status;
     response_set_body(r, "text/html; charset=utf-8", page);
+    return status;
+}
+
+int response_error_json(struct response *r, int status)
+{
+    struct slice body;
+    switch (status) {
+    case 400: body = SLICE_LIT("{\"error\":\"bad request\"}\n"); break;
+    case 401: body = SLICE_LIT("{\"error\":\"unauthorized\"}\n"); break;
+    case 403: body = SLICE_LIT("{\"error\":\"forbidden\"}\n"); break;
+    case 404: body = SLICE_LIT("{\"error\":\"not found\"}\n"); break;
+    case 405: body = SLICE_LIT("{\"error\":\"method not allowed\"}\n"); break;
+    case 413: body = SLICE_LIT("{\"error\":\"content too large\"}\n"); break;
+    case 415: body = SLICE_LIT("{\"error\":\"unsupported media type\"}\n"); break;
+    case 429: body = SLICE_LIT("{\"error\":\"too many requests\"}\n"); break;
+    case 503: body = SLICE_LIT("{\"error\":\"service unavailable\"}\n"); break;
+    default:
+        status = 500;
+        body = SLICE_LIT("{\"error\":\"internal server error\"}\n");
+        break;
+    }
+    r->status = status;
+    response_set_body(r, "application/json", body);
     return status;
 }
 

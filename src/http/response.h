@@ -60,6 +60,9 @@ void response_set_file(struct response *r, const char *content_type, int fd, uin
  */
 int response_error(struct response *r, int status);
 
+/* The same for JSON APIs: {"error":"not found"} as application/json. */
+int response_error_json(struct response *r, int status);
+
 /* Releases the body (closes a file, drops an owner) and forgets it: error paths, HEAD,
  * and once the connection has taken what it needs. */
 void response_drop_body(struct response *r);

@@ -10,11 +10,13 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/buf.h"
 #include "util/pool.h"
 #include "util/slice.h"
+#include "util/utf8.h"
 
 static void test_buf_grows_from_storage(void **state)
 {
@@ -111,6 +113,49 @@ static void test_slices(void **state)
     assert_int_equal(slice_str(NULL).len, 0);
 }
 
+struct utf8_case {
+    const char *desc;
+    const char *in;
+    size_t len;
+    bool valid;
+    const char *sanitized;
+};
+
+#define U(s) (s), sizeof(s) - 1
+
+static const struct utf8_case utf8_cases[] = {
+    {"ASCII", U("hello"), true, "hello"},
+    {"two-byte", U("caf\xc3\xa9"), true, "caf\xc3\xa9"},
+    {"three-byte", U("\xe2\x98\x95"), true, "\xe2\x98\x95"},
+    {"four-byte", U("\xf0\x9f\x98\x80"), true, "\xf0\x9f\x98\x80"},
+    {"lone continuation", U("a\x80" "b"), false, "a\xef\xbf\xbd" "b"},
+    {"overlong slash", U("\xc0\xaf"), false, "\xef\xbf\xbd\xef\xbf\xbd"},
+    {"overlong three-byte", U("\xe0\x80\xaf"), false,
+     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    {"surrogate", U("\xed\xa0\x80"), false, "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    {"past U+10FFFF", U("\xf4\x90\x80\x80"), false,
+     "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd"},
+    {"truncated at the end", U("ok\xe2\x98"), false, "ok\xef\xbf\xbd\xef\xbf\xbd"},
+    {"0xff", U("\xff"), false, "\xef\xbf\xbd"},
+    {"NUL inside", U("a\0b"), true, "a\xef\xbf\xbd" "b"},
+};
+
+static void test_utf8(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(utf8_cases) / sizeof(utf8_cases[0]); i++) {
+        const struct utf8_case *c = &utf8_cases[i];
+        if (utf8_valid(c->in, c->len) != c->valid)
+            fail_msg("%s: valid should be %d", c->desc, c->valid);
+        char *out = utf8_sanitized(c->in, c->len);
+        assert_non_null(out);
+        if (strcmp(out, c->sanitized) != 0)
+            fail_msg("%s: sanitized wrong", c->desc);
+        assert_true(utf8_valid(out, strlen(out)));
+        free(out);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -120,6 +165,7 @@ int main(void)
         cmocka_unit_test(test_buf_reserve_overflow),
         cmocka_unit_test(test_pool_reuses_and_bounds),
         cmocka_unit_test(test_slices),
+        cmocka_unit_test(test_utf8),
     };
     return cmocka_run_group_tests_name("util", tests, NULL, NULL);
 }
