@@ -82,7 +82,8 @@ deps:
 
 test-deps:
 	$(Q)command -v cc >/dev/null && pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
-		command -v curl >/dev/null && $(PYTHON) -c 'import pytest, requests' 2>/dev/null || \
+		command -v curl >/dev/null && command -v chromium >/dev/null && \
+		$(PYTHON) -c 'import pytest, requests' 2>/dev/null || \
 		scripts/install-deps.sh test
 
 run: all

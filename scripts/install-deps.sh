@@ -8,7 +8,7 @@
 set -eu
 
 build="gcc make pkg-config libssl-dev zlib1g-dev libbrotli-dev libcjson-dev libsqlite3-dev libcrypt-dev"
-test="$build libcmocka-dev python3-pytest python3-requests curl"
+test="$build libcmocka-dev python3-pytest python3-requests curl chromium"
 bench="$test wrk nginx-light"
 
 case "${1:-build}" in

@@ -23,6 +23,7 @@
 
 #include "files/cache.h"
 #include "handlers/headers.h"
+#include "handlers/listing.h"
 #include "http/compress.h"
 #include "http/cond.h"
 #include "http/date.h"
@@ -151,8 +152,17 @@ static int resolve(struct env *env, const struct request *req, struct response *
         fd = open_index(env, env->rel, cfg->index_files, cfg->n_index_files, st, path);
         if (fd < 0 && is_root && cfg->default_page)
             fd = open_index(env, ".", (char *const[]){cfg->default_page}, 1, st, path);
-        if (fd < 0)
-            response_error(resp, 403); /* listing: issue #4 */
+        if (fd < 0 && cfg->directory_listing) {
+            int dir_fd = path_open(env->root_fd, env->rel, O_DIRECTORY | O_NONBLOCK, st);
+            if (dir_fd >= 0) {
+                listing_handle(env, req, resp, dir_fd);
+                close(dir_fd);
+            } else {
+                response_error(resp, open_failure_status(dir_fd));
+            }
+        } else if (fd < 0) {
+            response_error(resp, 403);
+        }
         return fd < 0 ? -1 : fd;
     }
     if (env->rel_info.trailing_slash || !S_ISREG(st->st_mode)) {
