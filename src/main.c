@@ -9,6 +9,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "util/password.h"
 
 /* --hash-password: one line from stdin (not echoed on a terminal) → its hash on stdout. */
@@ -45,20 +46,21 @@ static int hash_password(void)
     return 0;
 }
 
-/* Settings whose feature this build does not have yet are refused, never ignored:
- * serving plain HTTP when HTTPS was asked for, or as root when a user was named, would
- * be worse than not starting. */
-static bool supported(const struct config *cfg, char err[256])
+/* --make-cert DIR: the files written and the fingerprint to compare a browser's with. */
+static int make_cert(const char *dir)
 {
-    if (cfg->tls.port != 0) {
-        snprintf(err, 256, "tls.port: HTTPS is not supported by this version yet");
-        return false;
+    char fingerprint[96], err[256];
+    if (tls_make_cert(dir, fingerprint, err) != 0) {
+        fprintf(stderr, "mica: --make-cert: %s\n", err);
+        return 1;
     }
-    if (cfg->user) {
-        snprintf(err, 256, "user: dropping privileges is not supported by this version yet");
-        return false;
+    size_t len = strlen(dir);
+    while (len > 1 && dir[len - 1] == '/') {
+        len--; /* "certs/" gives "certs/cert.pem", as tls_make_cert names it */
     }
-    return true;
+    printf("certificate: %.*s/cert.pem\nkey: %.*s/key.pem\nSHA-256 fingerprint: %s\n", (int)len,
+           dir, (int)len, dir, fingerprint);
+    return 0;
 }
 
 int main(int argc, char **argv)
@@ -84,12 +86,10 @@ int main(int argc, char **argv)
     case CONFIG_HASH_PASSWORD:
         status = hash_password();
         break;
+    case CONFIG_MAKE_CERT:
+        status = make_cert(cfg.make_cert_dir);
+        break;
     case CONFIG_RUN:
-        if (!supported(&cfg, err)) {
-            fprintf(stderr, "mica: %s\n", err);
-            status = 1;
-            break;
-        }
         if (log_open(cfg.log_level, cfg.access_log, cfg.error_log, err) != 0 || server_run(&cfg, err) != 0) {
             fprintf(stderr, "mica: %s\n", err);
             status = 1;

@@ -841,6 +841,7 @@ void config_free(struct config *cfg)
         }
     }
     free(cfg->config_path);
+    free(cfg->make_cert_dir);
     free_names(cfg->index_files, cfg->n_index_files);
     free_headers(cfg->headers, cfg->n_headers);
     /* All pointers NULL again, so a second call is harmless. */
@@ -998,6 +999,7 @@ static const struct cli_option cli_options[] = {
     {"user", 0, required_argument, CLI_KEY, "user", false, CONFIG_RUN},
     {"check-config", 0, no_argument, CLI_ACTION, NULL, false, CONFIG_CHECK},
     {"hash-password", 0, no_argument, CLI_ACTION, NULL, false, CONFIG_HASH_PASSWORD},
+    {"make-cert", 0, required_argument, CLI_ACTION, NULL, false, CONFIG_MAKE_CERT},
     {"help", 'h', no_argument, CLI_ACTION, NULL, false, CONFIG_HELP},
     {"version", 'V', no_argument, CLI_ACTION, NULL, false, CONFIG_VERSION},
 };
@@ -1009,23 +1011,26 @@ enum {
 
 /* What the command line asked for, kept until the file has been read. */
 struct cli {
-    const char *config_file; /* -c FILE, borrowed from argv */
-    const char *root;        /* the positional ROOT */
+    const char *config_file;   /* -c FILE, borrowed from argv */
+    const char *root;          /* the positional ROOT */
+    const char *make_cert_dir; /* --make-cert DIR, borrowed from argv */
     enum config_action action;
     bool is_set[N_KEYS];
     struct value values[N_KEYS];
 };
 
 /* When several actions are given, the one that reads least wins: --help --check-config
- * prints the help. */
+ * prints the help. --make-cert, the only one that writes files, loses to the others. */
 static int action_rank(enum config_action a)
 {
     switch (a) {
     case CONFIG_HELP:
-        return 4;
+        return 5;
     case CONFIG_VERSION:
-        return 3;
+        return 4;
     case CONFIG_HASH_PASSWORD:
+        return 3;
+    case CONFIG_MAKE_CERT:
         return 2;
     case CONFIG_CHECK:
         return 1;
@@ -1042,6 +1047,12 @@ static int cli_option(struct cli *cli, const struct cli_option *o, const char *a
         return 0;
     }
     if (o->role == CLI_ACTION) {
+        if (o->action == CONFIG_MAKE_CERT) {
+            if (arg[0] == '\0') {
+                return fail(err, "--make-cert: DIR must not be empty");
+            }
+            cli->make_cert_dir = arg;
+        }
         if (action_rank(o->action) > action_rank(cli->action)) {
             cli->action = o->action;
         }
@@ -1286,8 +1297,12 @@ int config_load(struct config *cfg, int argc, char **argv, enum config_action *a
     }
     *action = cli.action;
     /* These need no configuration, and should work wherever they are typed. */
+    if (cli.action == CONFIG_MAKE_CERT &&
+        store_string(&cfg->make_cert_dir, cli.make_cert_dir, err) < 0) {
+        goto fail;
+    }
     if (cli.action == CONFIG_HELP || cli.action == CONFIG_VERSION ||
-        cli.action == CONFIG_HASH_PASSWORD) {
+        cli.action == CONFIG_HASH_PASSWORD || cli.action == CONFIG_MAKE_CERT) {
         return 0;
     }
     if (config_read_file(cfg, cli.config_file, err) < 0 || cli_apply(cfg, &cli, err) < 0 ||
@@ -1335,6 +1350,9 @@ const char *config_usage(void)
            "      --check-config        check the configuration, print \"config OK\", exit\n"
            "      --hash-password       read a password on stdin, print its hash for\n"
            "                            admin.password_hash, exit\n"
+           "      --make-cert DIR       write a self-signed certificate and its key to\n"
+           "                            DIR/cert.pem and DIR/key.pem, print the\n"
+           "                            fingerprint, exit\n"
            "  -h, --help                print this help and exit\n"
            "  -V, --version             print the version and exit\n"
            "\n"

@@ -31,6 +31,7 @@ enum config_action {
     CONFIG_HELP,          /* -h: print config_usage() and exit 0 */
     CONFIG_VERSION,       /* -V: print the version and exit 0 */
     CONFIG_HASH_PASSWORD, /* --hash-password */
+    CONFIG_MAKE_CERT,     /* --make-cert DIR: write a self-signed certificate and exit */
 };
 
 /* One `headers` rule: response headers added to every path matching the glob. */
@@ -100,12 +101,15 @@ struct config {
 
     char *user;   /* drop privileges to this user after binding; NULL = stay */
     bool metrics; /* serve Prometheus /metrics */
+
+    char *make_cert_dir; /* with CONFIG_MAKE_CERT, the DIR of --make-cert; else NULL */
 };
 
 /*
  * Reads the command line and the config file into *cfg (which it initialises) and says
  * what to do in *action. Returns 0, or -1 with one line in err (cfg is then freed).
- * With CONFIG_HELP and CONFIG_VERSION the file is not read.
+ * With CONFIG_HELP, CONFIG_VERSION, CONFIG_HASH_PASSWORD and CONFIG_MAKE_CERT the file is
+ * not read.
  */
 int config_load(struct config *cfg, int argc, char **argv, enum config_action *action,
                 char err[256]);

@@ -28,6 +28,7 @@
 
 #include "core/log.h"
 #include "core/server.h"
+#include "core/tls.h"
 #include "core/transport.h"
 #include "core/worker.h"
 #include "handlers/router.h"
@@ -149,7 +150,7 @@ static void conn_body_end(struct conn *c)
 
 /* --- opening and closing ---------------------------------------------------------------- */
 
-bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
+bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tls)
 {
     struct conn *c = pool_get(&w->conn_pool);
     if (!c) {
@@ -175,9 +176,16 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer)
         memcpy(&c->peer.s6_addr[12], &s4->sin_addr, 4);
         c->peer_port = ntohs(s4->sin_port);
     }
+    if (is_tls) {
+        c->ssl = tls_accept(w->srv->tls, fd);
+        c->state = CONN_HANDSHAKE;
+    }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        log_error("epoll_ctl: %s", strerror(errno));
+    if ((is_tls && !c->ssl) || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_error("new connection: %s", is_tls && !c->ssl ? "out of memory for TLS"
+                                                            : strerror(errno));
+        if (c->ssl)
+            tls_free(c->ssl);
         close(fd);
         pool_put(&w->conn_pool, c);
         return false;
@@ -208,6 +216,9 @@ void conn_close(struct conn *c)
     c->rpos = c->rlen; /* nothing buffered matters any more */
     c->out_sent = c->out.len;
     conn_release_buffers(c);
+    if (c->ssl)
+        tls_free(c->ssl);
+    c->ssl = NULL;
     /* close() also removes the socket from epoll: it is the only reference. */
     close(c->fd);
     if (w->reserve_fd < 0)
@@ -266,8 +277,8 @@ static size_t log_field(char *out, size_t cap, struct slice v)
  * response in microseconds. BYTES counts the body bytes queued. req is NULL for a request
  * that was rejected before it could be parsed.
  */
-static void conn_log_access(struct conn *c, const struct request *req, int status,
-                            uint64_t bytes)
+static void conn_log_access(struct conn *c, const struct request *req,
+                            const struct stats_event *ev)
 {
     struct worker *w = c->w;
     char peer[INET6_ADDRSTRLEN], line_text[2048], referer[512], agent[512];
@@ -284,16 +295,22 @@ static void conn_log_access(struct conn *c, const struct request *req, int statu
         line_text[0] = referer[0] = agent[0] = '-';
         line_text[1] = referer[1] = agent[1] = '\0';
     }
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
     char user[128] = "-";
     if (req && w->env.user)
         log_escape(user, sizeof(user), slice_str(w->env.user));
     char line[4096];
     int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n",
-                     peer, user, w->clf_date, line_text, status, (unsigned long long)bytes,
-                     referer, agent, (unsigned long long)(now_us - w->now_us));
+                     peer, user, w->clf_date, line_text, ev->status,
+                     (unsigned long long)ev->bytes, referer, agent, (unsigned long long)ev->usec);
+    if (n > 0 && c->ssl && (size_t)n < sizeof(line)) {
+        /* Over HTTPS two more fields: the protocol and the SNI name the client asked for. */
+        char sni[256];
+        const char *name = tls_sni(c->ssl);
+        log_field(sni, sizeof(sni), slice_str(name));
+        int m = snprintf(line + n - 1, sizeof(line) - (size_t)n + 1, " \"%s\" \"%s\"\n",
+                         tls_version(c->ssl), sni);
+        n = m > 0 ? n - 1 + m : n;
+    }
     if (n > 0)
         log_access(w->log, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1);
 }
@@ -342,10 +359,19 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         resp->file_fd = -1;
     }
     response_drop_body(resp);
-    const char *path = req && resp->status < 400 && w->env.url_path[0] ? w->env.url_path : NULL;
-    stats_response(w->stats, resp->status, body_bytes, path, w->now_s);
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    const struct stats_event ev = {
+        .status = resp->status,
+        .method = req ? (unsigned)req->method : STATS_METHODS - 1,
+        .bytes = body_bytes,
+        .usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000 - w->now_us,
+        .path = req && resp->status < 400 && w->env.url_path[0] ? w->env.url_path : NULL,
+        .now_s = w->now_s,
+    };
+    stats_response(w->stats, &ev);
     if (log_access_enabled())
-        conn_log_access(c, req, resp->status, body_bytes);
+        conn_log_access(c, req, &ev);
     return true;
 fail:
     c->out.len = mark;
@@ -428,6 +454,10 @@ static struct response *conn_prepare(struct conn *c)
     w->env.user = NULL;
     w->env.form = w->env.files = NULL;
     w->env.owner = c;
+    w->env.is_tls = c->ssl != NULL;
+    long hsts = conn_cfg(c)->tls.hsts_max_age;
+    if (c->ssl && hsts > 0)
+        response_headerf(resp, "Strict-Transport-Security", "max-age=%ld", hsts);
     return resp;
 }
 
@@ -671,8 +701,64 @@ static enum io_result conn_flush_mem(struct conn *c, bool *progress)
     return IO_OK;
 }
 
+/*
+ * Over TLS: out's bytes, then the segment, with SSL_write (OpenSSL has no writev). A file
+ * goes with SSL_sendfile when the kernel does the encryption (kTLS); otherwise it is read
+ * into the emptied output buffer a block at a time and written from there.
+ */
+static enum io_result conn_flush_tls(struct conn *c, bool *progress)
+{
+    for (;;) {
+        while (c->out_sent < c->out.len) {
+            size_t n;
+            enum io_result r = tls_send(c->ssl, c->out.data + c->out_sent,
+                                        c->out.len - c->out_sent, &n);
+            if (r != IO_OK)
+                return r;
+            c->out_sent += n;
+            *progress = true;
+        }
+        if (c->seg_left == 0)
+            return IO_OK;
+        size_t n;
+        if (c->seg_kind == SEG_MEM) {
+            enum io_result r = tls_send(c->ssl, c->seg.mem.ptr, (size_t)c->seg_left, &n);
+            if (r != IO_OK)
+                return r;
+            c->seg.mem.ptr += n;
+            c->seg_left -= n;
+        } else if (tls_can_sendfile(c->ssl)) {
+            size_t chunk = c->seg_left < SENDFILE_CHUNK ? (size_t)c->seg_left : SENDFILE_CHUNK;
+            enum io_result r = tls_sendfile(c->ssl, c->seg.file.fd, &c->seg.file.off, chunk, &n);
+            if (r != IO_OK)
+                return r;
+            c->seg_left -= n;
+        } else {
+            conn_reset_out(c);
+            size_t chunk = c->seg_left < c->out.cap ? (size_t)c->seg_left : c->out.cap;
+            ssize_t got = pread(c->seg.file.fd, c->out.data, chunk, (off_t)c->seg.file.off);
+            if (got <= 0) {
+                errno = got < 0 ? errno : ENODATA; /* the file shrank mid-send */
+                return IO_ERROR;
+            }
+            c->out.len = (size_t)got;
+            c->seg.file.off += (uint64_t)got;
+            c->seg_left -= (uint64_t)got;
+        }
+        *progress = true;
+    }
+}
+
 static enum io_result conn_flush(struct conn *c, bool *progress)
 {
+    if (c->ssl) {
+        enum io_result r = conn_flush_tls(c, progress);
+        if (r != IO_OK)
+            return r;
+        conn_seg_end(c);
+        conn_reset_out(c);
+        return IO_OK;
+    }
     if (c->seg_kind == SEG_MEM) {
         enum io_result r = conn_flush_mem(c, progress);
         if (r != IO_OK)
@@ -723,6 +809,13 @@ static enum io_result conn_read(struct conn *c)
         return IO_ERROR;
     }
     size_t n, room = cap - c->rlen;
+    if (c->ssl) {
+        /* OpenSSL may hold decrypted bytes the socket no longer has: read until IO_AGAIN. */
+        enum io_result r = tls_recv(c->ssl, c->rbuf + c->rlen, room, &n);
+        if (r == IO_OK)
+            c->rlen += (uint32_t)n;
+        return r;
+    }
     enum io_result r = transport_recv(c->fd, c->rbuf + c->rlen, room, &n);
     if (r == IO_OK) {
         c->rlen += (uint32_t)n;
@@ -741,7 +834,8 @@ static enum io_result conn_read(struct conn *c)
  * side and drain input first when the client may still be sending (RFC 9112 §9.6). */
 static bool conn_finish(struct conn *c)
 {
-    if (c->state != CONN_LINGER || c->peer_closed) {
+    /* TLS ends with close_notify (tls_free), not a lingering half-close. */
+    if (c->state != CONN_LINGER || c->peer_closed || c->ssl) {
         conn_close(c);
         return true;
     }
@@ -785,11 +879,81 @@ static void conn_set_timer(struct conn *c, bool progress)
     }
 }
 
+/*
+ * Plain HTTP sent to the HTTPS port (a TLS record starts with byte 0x16, a request with a
+ * method name): answer in plain HTTP what went wrong, as nginx does, instead of a reset.
+ * True when that happened (c is closed).
+ */
+static bool conn_plain_on_tls(struct conn *c)
+{
+    char peek[8];
+    ssize_t n = recv(c->fd, peek, sizeof(peek), MSG_PEEK | MSG_DONTWAIT);
+    if (n < 5)
+        return false;
+    for (ssize_t i = 0; i < n && peek[i] != ' '; i++)
+        if (peek[i] < 'A' || peek[i] > 'Z')
+            return false;
+    static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+                              "Content-Length: 44\r\nConnection: close\r\n\r\n"
+                              "This port speaks HTTPS: use an https:// URL\n";
+    if (send(c->fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+        /* A fresh socket's buffer takes this; if not, the close says enough. */
+    }
+    /* Drain what the client sent so the close is a FIN, not a reset. */
+    char sink[4096];
+    while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+    }
+    shutdown(c->fd, SHUT_WR);
+    tls_free(c->ssl);
+    c->ssl = NULL;
+    conn_close(c);
+    return true;
+}
+
+/* Drives the TLS handshake. True when it is done and requests may follow; false when
+ * it waits for the socket (or failed: then c is closed and *closed set). */
+static bool conn_handshake(struct conn *c, bool *closed)
+{
+    if (c->is_fresh && conn_plain_on_tls(c)) {
+        *closed = true;
+        return false;
+    }
+    bool want_write;
+    enum io_result r = tls_handshake(c->ssl, &want_write);
+    if (r == IO_OK) {
+        c->state = CONN_HEAD;
+        return true;
+    }
+    if (r == IO_AGAIN) {
+        if (want_write)
+            c->writable = false;
+        else
+            c->readable = false;
+        return false;
+    }
+    if (r == IO_ERROR && log_enabled(LOG_INFO)) {
+        char peer[INET6_ADDRSTRLEN];
+        conn_peer_text(c, peer);
+        log_info("%s: TLS handshake failed", peer);
+    }
+    conn_close(c);
+    *closed = true;
+    return false;
+}
+
 static void conn_run(struct conn *c)
 {
     unsigned budget = RUN_BUDGET;
     bool progress = false;
     size_t lingered = 0;
+    if (c->state == CONN_HANDSHAKE) {
+        bool closed = false;
+        if (!conn_handshake(c, &closed)) {
+            if (!closed)
+                conn_set_timer(c, false);
+            return;
+        }
+    }
     for (;;) {
         /* 1. Answer what is buffered, batching the responses. */
         while (c->keep_alive && c->seg_left == 0 && c->out.len < BATCH_BYTES && budget > 0) {
@@ -892,6 +1056,7 @@ void conn_on_timeout(struct conn *c, enum conn_timeout kind)
 
 void conn_drain(struct conn *c)
 {
-    if (!conn_has_output(c) && c->rpos == c->rlen && c->state == CONN_HEAD)
+    if (!conn_has_output(c) && c->rpos == c->rlen &&
+        (c->state == CONN_HEAD || c->state == CONN_HANDSHAKE))
         conn_close(c);
 }

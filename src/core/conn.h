@@ -3,6 +3,7 @@
  * One client connection: an explicit state machine over a non-blocking socket.
  *
  * The input side is in one of these states:
+ *   CONN_HANDSHAKE  HTTPS only: the TLS handshake, bounded by the head deadline;
  *   CONN_HEAD   waiting for, or reading, a request head (no bytes yet after a response
  *               means keep-alive idle: the read buffer is then given back to the pool);
  *   CONN_BODY   reading a request body (Content-Length or chunked); handlers that do not
@@ -36,6 +37,7 @@ struct worker;
 
 struct route_call;
 struct store_job;
+typedef struct ssl_st SSL;
 
 /* A request in progress across events: its body being read (and fed to its route call, or
  * discarded), or its wait for the store. Allocated only meanwhile, so idle and simple
@@ -51,7 +53,7 @@ struct conn_body {
     size_t head_len;
 };
 
-enum conn_state { CONN_HEAD, CONN_BODY, CONN_WAIT, CONN_LINGER };
+enum conn_state { CONN_HANDSHAKE, CONN_HEAD, CONN_BODY, CONN_WAIT, CONN_LINGER };
 
 enum seg_kind { SEG_NONE, SEG_FILE, SEG_MEM };
 
@@ -81,6 +83,7 @@ struct conn {
     uint8_t seg_kind; /* enum seg_kind */
     int fd;
     struct worker *w; /* borrowed: the owner */
+    SSL *ssl;         /* HTTPS: the TLS state (owned); NULL for plain HTTP */
     struct conn *ready_next;
     struct timer timer;
 
@@ -110,8 +113,9 @@ struct conn {
     uint16_t peer_port;
 };
 
-/* Takes over an accepted, non-blocking socket. Returns false (fd closed) on failure. */
-bool conn_open(struct worker *w, int fd, const struct sockaddr *peer);
+/* Takes over an accepted, non-blocking socket (from the HTTPS listener when is_tls).
+ * Returns false (fd closed) on failure. */
+bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tls);
 
 /* Handles epoll events for c. */
 void conn_on_event(struct conn *c, uint32_t events);

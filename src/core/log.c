@@ -319,6 +319,16 @@ void log_close(void)
     thread_buf = NULL;
 }
 
+void log_chown(unsigned uid, unsigned gid)
+{
+    for (int k = 0; k < LOG_KINDS; k++) {
+        const struct log_file *f = &L.files[k];
+        if (f->fd >= 0 && !f->is_std && fchown(f->fd, uid, gid) != 0)
+            log_write(LOG_WARN, "%s: cannot give it to uid %u: %s", f->path, uid,
+                      strerror(errno));
+    }
+}
+
 void log_reopen(void)
 {
     pthread_mutex_lock(&L.lock);

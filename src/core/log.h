@@ -36,6 +36,9 @@ int log_open(enum log_level level, const char *access_path, const char *error_pa
 /* Writes out everything buffered, stops the logger thread and closes the files. */
 void log_close(void);
 
+/* Gives the log files to uid:gid (before dropping privileges, so reopening still works). */
+void log_chown(unsigned uid, unsigned gid);
+
 /* Asks the logger to reopen both files (SIGUSR1). */
 void log_reopen(void);
 

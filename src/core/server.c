@@ -13,7 +13,9 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <grp.h>
 #include <pthread.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "core/tls.h"
 #include "core/worker.h"
 #include "files/cache.h"
 #include "handlers/auth.h"
@@ -161,8 +164,23 @@ static void wake_all(struct server *s)
         worker_wake(&s->workers[i]);
 }
 
+/* SIGHUP: what can change live does. For now: the TLS certificate and key. */
+static void reload(struct server *s)
+{
+    if (!s->tls) {
+        log_warn("SIGHUP: nothing to reload (config reload arrives with issue #7)");
+        return;
+    }
+    char err[256], fingerprint[96];
+    if (tls_reload(s->tls, s->cfg, fingerprint, err) != 0)
+        log_error("SIGHUP: %s (the old certificate stays)", err);
+    else
+        log_info("SIGHUP: TLS certificate and key reloaded%s%s", fingerprint[0] ? ", " : "",
+                 fingerprint);
+}
+
 /* Waits for SIGINT or SIGTERM, handling SIGHUP and SIGUSR1 meanwhile. */
-static int wait_for_stop(const sigset_t *set)
+static int wait_for_stop(struct server *s, const sigset_t *set)
 {
     for (;;) {
         int sig = sigwaitinfo(set, NULL);
@@ -171,7 +189,7 @@ static int wait_for_stop(const sigset_t *set)
         if (sig == SIGINT || sig == SIGTERM)
             return sig;
         if (sig == SIGHUP)
-            log_warn("SIGHUP: live reload arrives with issue #7; restart to apply changes");
+            reload(s);
         if (sig == SIGUSR1) {
             log_info("SIGUSR1: reopening the logs");
             log_reopen();
@@ -217,12 +235,51 @@ static void server_free(struct server *s)
     cache_free(s->cache);
     tmpl_cache_free(s->tmpls);
     auth_free(s->auth);
+    tls_close(s->tls);
     if (s->uploads_fd >= 0)
         close(s->uploads_fd);
     if (s->root_fd >= 0)
         close(s->root_fd);
     if (s->templates_fd >= 0)
         close(s->templates_fd);
+}
+
+/*
+ * `user`: become that user (its group and supplementary groups too) after binding. As
+ * root without it, mica serves but says so in error.log: a server should not run as root.
+ */
+static int drop_privileges(const struct config *cfg, char err[256])
+{
+    if (!cfg->user) {
+        if (geteuid() == 0)
+            log_warn("running as root: set \"user\" (--user) to drop privileges after binding");
+        return 0;
+    }
+    errno = 0;
+    struct passwd *pw = getpwnam(cfg->user);
+    if (!pw) {
+        snprintf(err, 256, "user \"%.64s\": %s", cfg->user,
+                 errno ? strerror(errno) : "no such user");
+        return -1;
+    }
+    if (geteuid() != 0) {
+        if (geteuid() == pw->pw_uid)
+            return 0; /* already that user */
+        snprintf(err, 256, "user \"%.64s\": only root can switch to another user", cfg->user);
+        return -1;
+    }
+    log_chown(pw->pw_uid, pw->pw_gid); /* so that SIGUSR1 can reopen them */
+    if (initgroups(pw->pw_name, pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+        setuid(pw->pw_uid) != 0) {
+        snprintf(err, 256, "user \"%.64s\": %s", cfg->user, strerror(errno));
+        return -1;
+    }
+    if (setuid(0) == 0) { /* must be impossible now */
+        snprintf(err, 256, "user \"%.64s\": root could be regained", cfg->user);
+        return -1;
+    }
+    log_info("running as user %s (uid %u)", pw->pw_name, (unsigned)pw->pw_uid);
+    return 0;
 }
 
 /* data_dir/uploads, where form files go (created if missing). */
@@ -297,10 +354,6 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
             return -1;
         }
     }
-    if (store_open(&s->store, cfg->data_dir, err) != 0)
-        return -1;
-    if (open_uploads(s, cfg, err) != 0 || auth_new(&s->auth, cfg, err) != 0)
-        return -1;
     s->tmpls = tmpl_cache_new();
     if (!s->tmpls) {
         snprintf(err, 256, "templates: out of memory");
@@ -322,24 +375,44 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
         store_inbox_init(&w->inbox.box, -1);
     }
 
-    struct sockaddr_storage ss;
+    if (cfg->tls.port && tls_open(&s->tls, cfg, s->fingerprint, err) != 0)
+        return -1;
+    struct sockaddr_storage ss, tls_ss;
     socklen_t len;
     if (resolve_bind(cfg, &ss, &len, err) != 0)
         return -1;
+    tls_ss = ss;
     set_port(&ss, (unsigned)cfg->port);
+    set_port(&tls_ss, (unsigned)cfg->tls.port);
     for (unsigned i = 0; i < s->n_workers; i++) {
         struct worker *w = &s->workers[i];
         int fd = open_listener(cfg, &ss, len, err);
         if (fd < 0)
             return -1;
-        w->listeners[0].fd = fd;
-        w->n_listeners = 1;
-        if (worker_init(w, s, i, err) != 0)
-            return -1;
+        w->listeners[w->n_listeners++] = (struct listener){.fd = fd};
+        if (s->tls) {
+            fd = open_listener(cfg, &tls_ss, len, err);
+            if (fd < 0)
+                return -1;
+            w->listeners[w->n_listeners++] = (struct listener){.fd = fd, .is_tls = true};
+        }
     }
+    /* Ports are bound and certificates read (both may need root): from here on, the
+     * configured user. What is created next (the database, uploads) is that user's. */
+    if (drop_privileges(cfg, err) != 0)
+        return -1;
+    if (store_open(&s->store, cfg->data_dir, err) != 0)
+        return -1;
+    if (open_uploads(s, cfg, err) != 0 || auth_new(&s->auth, cfg, err) != 0)
+        return -1;
+    for (unsigned i = 0; i < s->n_workers; i++)
+        if (worker_init(&s->workers[i], s, i, err) != 0)
+            return -1;
     char host[INET6_ADDRSTRLEN + 2];
     host_text(cfg, &ss, host, sizeof(host));
     snprintf(url, url_cap, "http://%s:%u", host, get_port(&ss));
+    if (s->tls)
+        snprintf(s->tls_url, sizeof(s->tls_url), "https://%s:%u", host, get_port(&tls_ss));
     return 0;
 }
 
@@ -377,10 +450,15 @@ int server_run(const struct config *cfg, char err[256])
     if (started == s.n_workers) {
         printf("mica %s listening on %s (root %s, %u thread%s)\n", MICA_VERSION, url, cfg->root,
                s.n_workers, s.n_workers == 1 ? "" : "s");
+        if (s.tls)
+            printf("mica %s listening on %s (root %s, %u thread%s)\n", MICA_VERSION, s.tls_url,
+                   cfg->root, s.n_workers, s.n_workers == 1 ? "" : "s");
+        if (s.fingerprint[0])
+            printf("self-signed certificate, SHA-256 fingerprint %s\n", s.fingerprint);
         fflush(stdout);
         log_info("mica %s started: %s, root %s, %u threads", MICA_VERSION, url, cfg->root,
                  s.n_workers);
-        int sig = wait_for_stop(&set);
+        int sig = wait_for_stop(&s, &set);
         log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }
     drain(&s, &set);

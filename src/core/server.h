@@ -33,6 +33,9 @@ struct server {
     struct store *store;      /* form submissions */
     struct auth *auth;        /* the admin's sessions */
     int uploads_fd;           /* data_dir/uploads */
+    struct tls *tls;          /* HTTPS, or NULL */
+    char tls_url[64];         /* "https://0.0.0.0:8443" for the start-up line */
+    char fingerprint[96];     /* of a self-signed certificate, or "" */
     int root_fd;
     int templates_fd;
     time_t started_at;

@@ -65,20 +65,41 @@ static void series_advance(struct stats *s, int64_t now_s)
     s->series_s = now_s;
 }
 
-void stats_response(struct stats *s, int status, uint64_t bytes, const char *path,
-                    int64_t now_s)
+const uint64_t stats_bucket_us[STATS_BUCKETS - 1] = {
+    100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 1000000,
+};
+
+void stats_response(struct stats *s, const struct stats_event *e)
 {
     stats_add(&s->requests, 1);
-    stats_add(&s->bytes_sent, bytes);
-    if (status >= STATS_STATUS_MIN && status <= STATS_STATUS_MAX) {
-        stats_add(&s->status_class[status / 100], 1);
-        stats_add(&s->status[status - STATS_STATUS_MIN], 1);
+    stats_add(&s->bytes_sent, e->bytes);
+    if (e->status >= STATS_STATUS_MIN && e->status <= STATS_STATUS_MAX) {
+        stats_add(&s->status_class[e->status / 100], 1);
+        stats_add(&s->status[e->status - STATS_STATUS_MIN], 1);
     }
-    atomic_store_explicit(&s->last_request_s, now_s, memory_order_relaxed);
-    series_advance(s, now_s);
-    s->series[now_s % STATS_SERIES_S]++;
-    if (path)
-        top_count(s, path);
+    stats_add(&s->methods[e->method < STATS_METHODS ? e->method : STATS_METHODS - 1], 1);
+    unsigned b = 0;
+    while (b < STATS_BUCKETS - 1 && e->usec > stats_bucket_us[b])
+        b++;
+    stats_add(&s->latency[b], 1);
+    stats_add(&s->latency_us_sum, e->usec);
+    atomic_store_explicit(&s->last_request_s, e->now_s, memory_order_relaxed);
+    series_advance(s, e->now_s);
+    s->series[e->now_s % STATS_SERIES_S]++;
+    if (e->path)
+        top_count(s, e->path);
+}
+
+void stats_sum_array(const struct stats *s, unsigned n, size_t offset, uint64_t *out,
+                     unsigned count)
+{
+    for (unsigned k = 0; k < count; k++)
+        out[k] = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const _Atomic uint64_t *a = (const _Atomic uint64_t *)((const char *)&s[i] + offset);
+        for (unsigned k = 0; k < count; k++)
+            out[k] += get(&a[k]);
+    }
 }
 
 void stats_publish(struct stats *s, int64_t now_s)

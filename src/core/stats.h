@@ -18,6 +18,7 @@
 #define MICA_CORE_STATS_H
 
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <time.h>
@@ -28,6 +29,21 @@ enum {
     STATS_SERIES_S = 600,  /* seconds of requests-per-second history */
     STATS_STATUS_MIN = 100,
     STATS_STATUS_MAX = 599,
+    STATS_METHODS = 10, /* the request methods (http/request.h), and one for "none" */
+    STATS_BUCKETS = 12, /* latency histogram buckets, the last one +Inf */
+};
+
+/* Upper bounds of the latency buckets, in microseconds (the last is unbounded). */
+extern const uint64_t stats_bucket_us[STATS_BUCKETS - 1];
+
+/* One response, as the worker counts it. */
+struct stats_event {
+    int status;
+    unsigned method; /* enum http_method, or STATS_METHODS - 1 when the request was not parsed */
+    uint64_t bytes;  /* body bytes */
+    uint64_t usec;   /* time to produce the response */
+    const char *path; /* for the top-k, or NULL */
+    int64_t now_s;    /* wall clock */
 };
 
 struct stats_path {
@@ -47,6 +63,9 @@ struct stats {
     _Atomic uint64_t cache_misses;
     _Atomic int64_t last_request_s; /* wall clock of the last response, 0 before any */
     _Atomic uint64_t status[STATS_STATUS_MAX - STATS_STATUS_MIN + 1];
+    _Atomic uint64_t methods[STATS_METHODS];
+    _Atomic uint64_t latency[STATS_BUCKETS]; /* responses per latency bucket */
+    _Atomic uint64_t latency_us_sum;
 
     /* The worker's own, unsynchronised. */
     struct stats_path top[STATS_TOPK];
@@ -91,18 +110,19 @@ static inline void stats_sub(_Atomic uint64_t *counter, uint64_t n)
                           memory_order_relaxed);
 }
 
-/*
- * Counts one response: its status, its body bytes, the second it was sent (now_s, wall
- * clock) and, when path is not NULL, the path for the top-k. Worker only.
- */
-void stats_response(struct stats *s, int status, uint64_t bytes, const char *path,
-                    int64_t now_s);
+/* Counts one response (worker only). */
+void stats_response(struct stats *s, const struct stats_event *e);
 
 /* Copies the worker's top-k and series to what readers see. Worker only, once a second. */
 void stats_publish(struct stats *s, int64_t now_s);
 
 /* Sums n workers' counters into *t. */
 void stats_sum(const struct stats *per_worker, unsigned n, struct stats_total *t);
+
+/* Sums of one counter array (methods, latency) over n workers: out[i] for i < count.
+ * offset: offsetof(struct stats, the array). */
+void stats_sum_array(const struct stats *per_worker, unsigned n, size_t offset, uint64_t *out,
+                     unsigned count);
 
 /* Responses with status code `code` over n workers. */
 uint64_t stats_status_count(const struct stats *per_worker, unsigned n, int code);

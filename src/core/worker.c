@@ -279,7 +279,7 @@ static void worker_accept(struct worker *w, struct listener *l)
             refuse(w, fd);
             continue;
         }
-        if (!conn_open(w, fd, (struct sockaddr *)&ss))
+        if (!conn_open(w, fd, (struct sockaddr *)&ss, l->is_tls))
             server_release(w->srv);
     }
 }

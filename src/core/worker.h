@@ -39,6 +39,7 @@ struct listener {
     uint8_t kind; /* EV_LISTENER */
     int fd;
     bool is_paused; /* out of descriptors: not in epoll until resume_ms */
+    bool is_tls;    /* the HTTPS port */
 };
 
 enum { WORKER_MAX_LISTENERS = 2, WORKER_HEADERS_BYTES = 2048 };

@@ -13,6 +13,7 @@
 #include "handlers/formread.h"
 #include "handlers/forms.h"
 #include "handlers/headers.h"
+#include "handlers/metrics.h"
 #include "handlers/page.h"
 #include "handlers/static.h"
 #include "handlers/status.h"
@@ -47,6 +48,7 @@ static const struct route routes[] = {
     {"api/", ~0u, ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
     {"api", ~0u, ROUTE_JSON, api_not_found, NULL},
     {"admin", GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
+    {"metrics", GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
     {"login", GET_HEAD, 0, auth_login_page, NULL},
     {"login", M(HTTP_POST), ROUTE_FORM, auth_login, NULL},
     {"logout", M(HTTP_POST), ROUTE_FORM, auth_logout, NULL},
@@ -95,6 +97,33 @@ static void set_url_path(struct env *env)
     const char *rel = strcmp(env->rel, ".") == 0 ? "" : env->rel;
     snprintf(env->url_path, sizeof(env->url_path), "/%s%s", rel,
              env->rel_info.trailing_slash && *rel ? "/" : "");
+}
+
+/* tls.redirect_http: the plain port answers 308 with the same target on HTTPS (RFC 9110
+ * §15.4.9: the method and body are kept). The host is the request's, without its port. */
+static enum router_step redirect_https(struct env *env, const struct request *req,
+                                       struct response *resp)
+{
+    struct slice host = req->known[HDR_HOST];
+    size_t n = host.len;
+    if (n && host.ptr[n - 1] != ']') { /* "[::1]:80" keeps its brackets, loses the port */
+        const char *colon = memrchr(host.ptr, ':', n);
+        if (colon)
+            n = (size_t)(colon - host.ptr);
+    }
+    char port[8] = "";
+    if (env->cfg->tls.port != 443)
+        snprintf(port, sizeof(port), ":%d", env->cfg->tls.port);
+    struct slice path = req->path.len == 1 && req->path.ptr[0] == '*' ? SLICE_LIT("/") : req->path;
+    if (!response_headerf(resp, "Location", "https://%.*s%s%.*s%s%.*s", (int)n, host.ptr, port,
+                          (int)path.len, path.ptr, req->has_query ? "?" : "",
+                          (int)req->query.len, req->query.ptr))
+        response_error(resp, 414);
+    else {
+        resp->status = 308;
+        response_set_body(resp, NULL, (struct slice){NULL, 0});
+    }
+    return ROUTER_DONE;
 }
 
 static bool path_matches(const struct route *r, const struct env *env)
@@ -174,6 +203,8 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
         response_error(resp, 405);
         return ROUTER_DONE;
     }
+    if (!env->is_tls && env->cfg->tls.port && env->cfg->tls.redirect_http)
+        return redirect_https(env, req, resp);
     if (req->path.len == 1 && req->path.ptr[0] == '*') {
         if (req->method != HTTP_OPTIONS) {
             response_error(resp, 400);

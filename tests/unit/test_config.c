@@ -271,7 +271,8 @@ static const char all_keys_json[] =
     " \"max_header_bytes\": 1048576, \"max_body_bytes\": 1099511627776,\n"
     " \"index_files\": [\"a.html\", \"b.htm\"],\n"
     " \"cache\": {\"enabled\": false, \"max_bytes\": 5, \"max_file_bytes\": 6},\n"
-    " \"admin\": {\"user\": \"u\", \"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"},\n"
+    " \"admin\": {\"user\": \"u\", \"password_hash\": "
+    "\"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"},\n"
     " \"clean_urls\": false, \"spa_fallback\": \"index.html\",\n"
     " \"headers\": {\"/assets/*\": {\"Cache-Control\": \"max-age=60\", \"X-A\": \"b\\tc\"},\n"
     "             \"*.css\": {}},\n"
@@ -297,7 +298,9 @@ static void test_all_keys(void **state)
     assert_int_equal(c.n_index_files, 2);
     assert_string_equal(c.index_files[1], "b.htm");
     assert_int_equal(c.cache.max_file_bytes, 6);
-    assert_string_equal(c.admin.password_hash, "$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C");
+    assert_string_equal(
+        c.admin.password_hash,
+        "$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C");
     assert_int_equal(c.n_headers, 2);
     assert_string_equal(c.headers[0].glob, "/assets/*");
     assert_int_equal(c.headers[0].n_fields, 2);
@@ -500,11 +503,16 @@ static const struct json_case json_cases[] = {
     {"top level string", "\"port\"", 0, -1, "got \"port\""},
     {"admin user without hash", "{\"admin\": {\"user\": \"a\"}}", 0, -1,
      "\"admin.user\" is set without \"admin.password_hash\""},
-    {"admin hash without user", "{\"admin\": {\"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}", 0, -1,
-     "\"admin.password_hash\" is set without \"admin.user\""},
+    {"admin hash without user",
+     "{\"admin\": {\"password_hash\": "
+     "\"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}",
+     0, -1, "\"admin.password_hash\" is set without \"admin.user\""},
     {"admin hash not a hash", "{\"admin\": {\"user\": \"a\", \"password_hash\": \"secret\"}}", 0,
      -1, "\"admin.password_hash\": not a password hash"},
-    {"admin complete", "{\"admin\": {\"user\": \"a\", \"password_hash\": \"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}", 0, 0, NULL},
+    {"admin complete",
+     "{\"admin\": {\"user\": \"a\", \"password_hash\": "
+     "\"$y$j9T$VC4trlBhf2F747zS.ULsh/$EYKB1kGULfOuYN6vQcfKYQn4RZ8E7bpE1qxDwEsy97C\"}}",
+     0, 0, NULL},
     {"tls without cert", "{\"tls\": {\"port\": 8443}}", 0, -1,
      "\"tls.port\" is 8443 but no certificate"},
     {"tls self-signed", "{\"tls\": {\"port\": 8443, \"self_signed\": true}}", 0, 0, NULL},
@@ -570,18 +578,18 @@ static void test_json_cases(void **state)
  * so a case can state what it expects as a few of them. */
 static void summarize(const struct config *c, enum config_action action, char *out, size_t size)
 {
-    static const char *const actions[] = {"run", "check", "help", "version", "hash"};
+    static const char *const actions[] = {"run", "check", "help", "version", "hash", "make_cert"};
     static const char *const levels[] = {"debug", "info", "warn", "error"};
     snprintf(out, size,
              " action=%s port=%d root=%s file=%s bind=%s threads=%d default_page=%s"
              " not_found_page=%s templates=%s access_log=%s error_log=%s level=%s listing=%d"
-             " gzip=%d data=%s user=%s tls.port=%d cert=%s key=%s self_signed=%d ",
+             " gzip=%d data=%s user=%s tls.port=%d cert=%s key=%s self_signed=%d make_cert=%s ",
              actions[action], c->port, c->root, c->config_path ? c->config_path : "-",
              c->bind ? c->bind : "-", c->threads, c->default_page, c->not_found_page,
              c->templates_dir, c->access_log, c->error_log, levels[c->log_level],
              c->directory_listing, c->compression, c->data_dir, c->user ? c->user : "-",
              c->tls.port, c->tls.cert ? c->tls.cert : "-", c->tls.key ? c->tls.key : "-",
-             c->tls.self_signed);
+             c->tls.self_signed, c->make_cert_dir ? c->make_cert_dir : "-");
 }
 
 /* True when every space-separated token of `want` is a whole token of `summary`. */
@@ -689,7 +697,21 @@ static const struct cli_case cli_cases[] = {
     {"--help beats --check-config", "--check-config --help", NULL, 0, "action=help"},
     {"--version", "--version", NULL, 0, "action=version"},
     {"-V skips a missing root", "-V nope", NULL, 0, "action=version"},
-    {"--hash-password", "--hash-password", NULL, 0, "action=hash"},
+    {"--hash-password", "--hash-password", NULL, 0, "action=hash make_cert=-"},
+    {"--make-cert DIR", "--make-cert certs", NULL, 0, "action=make_cert make_cert=certs"},
+    {"--make-cert=DIR", "--make-cert=my/certs", NULL, 0, "action=make_cert make_cert=my/certs"},
+    {"--make-cert skips a bad file and a missing root", "--make-cert certs nope", "{{{", 0,
+     "action=make_cert make_cert=certs"},
+    {"--make-cert with other options", "-p 1 --make-cert certs --tls-port 2", NULL, 0,
+     "action=make_cert make_cert=certs"},
+    {"--make-cert without DIR", "--make-cert", NULL, -1,
+     "option \"--make-cert\" needs an argument (try --help)"},
+    {"--make-cert with an empty DIR", "--make-cert ''", NULL, -1,
+     "--make-cert: DIR must not be empty"},
+    {"--help beats --make-cert", "--make-cert certs --help", NULL, 0, "action=help"},
+    {"--make-cert beats --check-config", "--check-config --make-cert certs", NULL, 0,
+     "action=make_cert make_cert=certs"},
+    {"no --make-cert: no DIR", "-p 1", NULL, 0, "action=run make_cert=-"},
     {"unknown long option", "--frobnicate", NULL, -1,
      "unknown option \"--frobnicate\" (try --help)"},
     {"unknown long option with a value", "--frobnicate=3", NULL, -1,
@@ -801,6 +823,8 @@ static void test_usage(void **state)
         "--user NAME",
         "--check-config",
         "--hash-password",
+        "--make-cert DIR",
+        "DIR/cert.pem and DIR/key.pem",
         "-h, --help",
         "-V, --version",
         "[port: 6789]",
