@@ -58,7 +58,7 @@ static void conn_run(struct conn *c);
 
 static const struct config *conn_cfg(const struct conn *c)
 {
-    return c->w->srv->cfg;
+    return server_site(c->w->srv)->cfg;
 }
 
 static bool conn_has_output(const struct conn *c)
@@ -452,9 +452,17 @@ static struct response *conn_prepare(struct conn *c)
     conn_peer_text(c, w->env.client_ip);
     w->env.url_path[0] = '\0';
     w->env.user = NULL;
+    w->env.auth_rejected = false;
     w->env.form = w->env.files = NULL;
     w->env.owner = c;
     w->env.is_tls = c->ssl != NULL;
+    /* One site per request: a reload in between changes the next request, not this one. */
+    const struct site *site = server_site(w->srv);
+    w->env.cfg = site->cfg;
+    w->env.root_fd = site->root_fd;
+    w->env.templates_fd = site->templates_fd;
+    w->env.cache = site->cache;
+    w->env.auth = site->auth;
     long hsts = conn_cfg(c)->tls.hsts_max_age;
     if (c->ssl && hsts > 0)
         response_headerf(resp, "Strict-Transport-Security", "max-age=%ld", hsts);

@@ -54,6 +54,8 @@ static struct {
     struct log_buf shared; /* for threads without their own */
     struct log_file files[LOG_KINDS];
     bool is_running, stop, reopen, kick;
+    char *next_path[LOG_KINDS]; /* set by log_reconfigure, taken by the logger */
+    bool has_next_path[LOG_KINDS];
     pthread_t thread;
     uint64_t lost_reported;
     time_t last_report;
@@ -154,21 +156,52 @@ static void flush_all(void)
     }
 }
 
+/* Reopens both logs (logrotate), at new paths when a reload gave some. Logger only. */
 static void reopen_files(void)
 {
+    static const int std_fds[LOG_KINDS] = {STDOUT_FILENO, STDERR_FILENO};
     for (int k = 0; k < LOG_KINDS; k++) {
         struct log_file *f = &L.files[k];
-        int fd;
-        if (!f->path || f->is_std)
+        pthread_mutex_lock(&L.lock);
+        bool has_next = L.has_next_path[k];
+        char *next = L.next_path[k];
+        L.next_path[k] = NULL;
+        L.has_next_path[k] = false;
+        pthread_mutex_unlock(&L.lock);
+        struct log_file nf = *f;
+        if (has_next) {
+            nf.path = next && strcmp(next, "off") != 0 ? next : NULL;
+            nf.is_std = nf.path && strcmp(nf.path, "-") == 0;
+        }
+        if (!nf.path || (nf.is_std && f->is_std && !has_next)) {
+            if (has_next) { /* now off */
+                close_file(f);
+                free(f->path);
+                f->path = NULL;
+                f->is_std = false;
+            }
+            if (!nf.path)
+                free(next);
             continue;
-        if (open_file(f, -1, &fd) != 0) {
-            log_write(LOG_ERROR, "reopening %s: %s (keeping the old file)", f->path,
+        }
+        int fd;
+        if (open_file(&nf, std_fds[k], &fd) != 0) {
+            log_write(LOG_ERROR, "opening %s: %s (keeping the old file)", nf.path,
                       strerror(errno));
+            if (has_next)
+                free(next);
             continue;
         }
         close_file(f);
+        if (has_next) {
+            free(f->path);
+            f->path = nf.path;
+            f->is_std = nf.is_std;
+        }
         f->fd = fd;
     }
+    atomic_store(&L.access_on, L.files[LOG_ACCESS].fd >= 0);
+    atomic_store(&L.error_on, L.files[LOG_ERRORS].fd >= 0);
 }
 
 static void report_lost(void)
@@ -314,6 +347,11 @@ void log_close(void)
         L.files[k].path = NULL;
     }
     L.files[LOG_ERRORS] = (struct log_file){NULL, STDERR_FILENO, true};
+    for (int k = 0; k < LOG_KINDS; k++) {
+        free(L.next_path[k]);
+        L.next_path[k] = NULL;
+        L.has_next_path[k] = false;
+    }
     atomic_store(&L.access_on, false);
     atomic_store(&L.error_on, true);
     thread_buf = NULL;
@@ -327,6 +365,24 @@ void log_chown(unsigned uid, unsigned gid)
             log_write(LOG_WARN, "%s: cannot give it to uid %u: %s", f->path, uid,
                       strerror(errno));
     }
+}
+
+void log_reconfigure(enum log_level level, const char *access_path, const char *error_path)
+{
+    atomic_store(&L.level, (int)level);
+    const char *paths[LOG_KINDS] = {access_path, error_path};
+    pthread_mutex_lock(&L.lock);
+    for (int k = 0; k < LOG_KINDS; k++) {
+        const char *cur = L.files[k].path ? L.files[k].path : "off";
+        if (strcmp(cur, paths[k]) == 0)
+            continue; /* same file: nothing to do */
+        free(L.next_path[k]);
+        L.next_path[k] = strdup(paths[k]);
+        L.has_next_path[k] = L.next_path[k] != NULL;
+    }
+    L.reopen = true;
+    pthread_cond_signal(&L.wake);
+    pthread_mutex_unlock(&L.lock);
 }
 
 void log_reopen(void)

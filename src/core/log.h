@@ -39,6 +39,10 @@ void log_close(void);
 /* Gives the log files to uid:gid (before dropping privileges, so reopening still works). */
 void log_chown(unsigned uid, unsigned gid);
 
+/* A reload: the new level now; the logger then reopens the logs at their new paths (a
+ * path that cannot be opened keeps the old file, with an error line). */
+void log_reconfigure(enum log_level level, const char *access_path, const char *error_path);
+
 /* Asks the logger to reopen both files (SIGUSR1). */
 void log_reopen(void);
 

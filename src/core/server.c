@@ -46,7 +46,7 @@ bool server_admit(struct server *s)
 {
     /* Relaxed is enough: the count only bounds how many connections exist at once. */
     unsigned before = atomic_fetch_add_explicit(&s->active, 1, memory_order_relaxed);
-    if (before < s->max_conns)
+    if (before < atomic_load_explicit(&s->max_conns, memory_order_relaxed))
         return true;
     atomic_fetch_sub_explicit(&s->active, 1, memory_order_relaxed);
     return false;
@@ -164,19 +164,155 @@ static void wake_all(struct server *s)
         worker_wake(&s->workers[i]);
 }
 
-/* SIGHUP: what can change live does. For now: the TLS certificate and key. */
+static unsigned connection_budget(const struct config *cfg, unsigned workers);
+
+/* Frees a site and every older one (at exit, when no worker runs). */
+static void site_free(struct site *site)
+{
+    while (site) {
+        struct site *older = site->older;
+        if (site->root_fd >= 0)
+            close(site->root_fd);
+        if (site->templates_fd >= 0)
+            close(site->templates_fd);
+        if (site->owns_cache)
+            cache_free(site->cache);
+        if (site->owns_auth)
+            auth_free(site->auth);
+        if (site->owns_cfg) {
+            config_free((struct config *)site->cfg);
+            free((struct config *)site->cfg);
+        }
+        free(site);
+        site = older;
+    }
+}
+
+static bool same_cache_settings(const struct config *a, const struct config *b)
+{
+    return a->cache.enabled == b->cache.enabled && a->cache.max_bytes == b->cache.max_bytes &&
+           a->cache.max_file_bytes == b->cache.max_file_bytes;
+}
+
+/*
+ * A site for cfg (borrowed until the site owns it): its root and templates folders and
+ * its cache. With `old`, an unchanged cache is shared with it (the auth is left to the
+ * caller). NULL with err on failure.
+ */
+static struct site *site_new(const struct config *cfg, struct site *old, char err[256])
+{
+    struct site *site = calloc(1, sizeof(*site));
+    if (!site) {
+        snprintf(err, 256, "out of memory");
+        return NULL;
+    }
+    site->cfg = cfg;
+    site->templates_fd = -1;
+    site->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (site->root_fd < 0) {
+        snprintf(err, 256, "root \"%s\": %s", cfg->root, strerror(errno));
+        goto fail;
+    }
+    site->templates_fd = open(cfg->templates_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+    if (site->templates_fd < 0)
+        log_warn("templates \"%s\": %s: built-in pages are used", cfg->templates_dir,
+                 strerror(errno));
+    if (old && same_cache_settings(old->cfg, cfg)) {
+        site->cache = old->cache;
+    } else if (cfg->cache.enabled && cfg->cache.max_bytes > 0) {
+        site->cache = cache_new(cfg->cache.max_bytes, cfg->cache.max_file_bytes);
+        if (!site->cache) {
+            snprintf(err, 256, "cache: out of memory");
+            goto fail;
+        }
+        site->owns_cache = true;
+    }
+    return site;
+fail:
+    site_free(site);
+    return NULL;
+}
+
+/*
+ * Settings that cannot change without a restart: a changed one is reported and the
+ * running value kept (copied into the new configuration, which stays consistent).
+ */
+static void keep_restart_only(struct config *next, const struct config *cur)
+{
+#define KEEP(field, what)                                                                      \
+    if (next->field != cur->field) {                                                           \
+        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays",         \
+                 what);                                                                        \
+        next->field = cur->field;                                                              \
+    }
+#define KEEP_STR(field, what)                                                                  \
+    if ((next->field == NULL) != (cur->field == NULL) ||                                       \
+        (next->field && strcmp(next->field, cur->field) != 0)) {                               \
+        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays",         \
+                 what);                                                                        \
+        free(next->field);                                                                     \
+        next->field = cur->field ? strdup(cur->field) : NULL;                                  \
+    }
+    KEEP(port, "port");
+    KEEP(threads, "threads");
+    KEEP(tls.port, "tls.port");
+    KEEP(max_header_bytes, "max_header_bytes");
+    KEEP_STR(bind, "bind");
+    KEEP_STR(user, "user");
+    KEEP_STR(data_dir, "data_dir");
+#undef KEEP
+#undef KEEP_STR
+}
+
+static bool same_admin(const struct config *a, const struct config *b)
+{
+    return (a->admin.user == NULL) == (b->admin.user == NULL) &&
+           (!a->admin.user || (strcmp(a->admin.user, b->admin.user) == 0 &&
+                               strcmp(a->admin.password_hash, b->admin.password_hash) == 0));
+}
+
+/*
+ * SIGHUP: read the command line and config.json again. An invalid configuration changes
+ * nothing (the reason goes to error.log). Otherwise the new site is swapped in for the next
+ * requests, the logs follow their new settings, the certificate is reloaded, and
+ * connections are never dropped.
+ */
 static void reload(struct server *s)
 {
-    if (!s->tls) {
-        log_warn("SIGHUP: nothing to reload (config reload arrives with issue #7)");
+    struct site *cur = server_site(s);
+    struct config *next = malloc(sizeof(*next));
+    enum config_action action;
+    char err[256];
+    if (!next || config_load(next, s->argc, s->argv, &action, err) != 0) {
+        log_error("SIGHUP: %s: the running configuration stays", next ? err : "out of memory");
+        free(next);
         return;
     }
-    char err[256], fingerprint[96];
-    if (tls_reload(s->tls, s->cfg, fingerprint, err) != 0)
+    keep_restart_only(next, cur->cfg);
+    struct site *site = site_new(next, cur, err);
+    if (site && same_admin(cur->cfg, next)) {
+        site->auth = cur->auth;
+    } else if (site && auth_new(&site->auth, next, err) == 0) {
+        site->owns_auth = true;
+    } else if (site) {
+        site_free(site);
+        site = NULL;
+    }
+    if (!site) {
+        log_error("SIGHUP: %s: the running configuration stays", err);
+        config_free(next);
+        free(next);
+        return;
+    }
+    char fingerprint[96];
+    if (s->tls && tls_reload(s->tls, next, fingerprint, err) != 0)
         log_error("SIGHUP: %s (the old certificate stays)", err);
-    else
-        log_info("SIGHUP: TLS certificate and key reloaded%s%s", fingerprint[0] ? ", " : "",
-                 fingerprint);
+    site->owns_cfg = true;
+    site->older = cur;
+    log_reconfigure(next->log_level, next->access_log, next->error_log);
+    atomic_store(&s->max_conns, connection_budget(next, s->n_workers));
+    atomic_store_explicit(&s->site, site, memory_order_release);
+    log_info("SIGHUP: configuration reloaded%s", next->config_path ? "" : " (defaults)");
 }
 
 /* Waits for SIGINT or SIGTERM, handling SIGHUP and SIGUSR1 meanwhile. */
@@ -232,16 +368,11 @@ static void server_free(struct server *s)
     for (unsigned i = 0; s->stats && i < s->n_workers; i++)
         stats_destroy(&s->stats[i]);
     free(s->stats);
-    cache_free(s->cache);
     tmpl_cache_free(s->tmpls);
-    auth_free(s->auth);
     tls_close(s->tls);
     if (s->uploads_fd >= 0)
         close(s->uploads_fd);
-    if (s->root_fd >= 0)
-        close(s->root_fd);
-    if (s->templates_fd >= 0)
-        close(s->templates_fd);
+    site_free(atomic_load(&s->site));
 }
 
 /*
@@ -337,30 +468,17 @@ static unsigned connection_budget(const struct config *cfg, unsigned workers)
 static int server_open(struct server *s, const struct config *cfg, char *url, size_t url_cap,
                        char err[256])
 {
-    s->root_fd = open(cfg->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (s->root_fd < 0) {
-        snprintf(err, 256, "root \"%s\": %s", cfg->root, strerror(errno));
+    struct site *site = site_new(cfg, NULL, err);
+    if (!site)
         return -1;
-    }
-    s->templates_fd = open(cfg->templates_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-    if (s->templates_fd < 0)
-        log_warn("templates \"%s\": %s: built-in pages are used", cfg->templates_dir,
-                 strerror(errno));
-
-    if (cfg->cache.enabled && cfg->cache.max_bytes > 0) {
-        s->cache = cache_new(cfg->cache.max_bytes, cfg->cache.max_file_bytes);
-        if (!s->cache) {
-            snprintf(err, 256, "cache: out of memory");
-            return -1;
-        }
-    }
+    atomic_store(&s->site, site);
     s->tmpls = tmpl_cache_new();
     if (!s->tmpls) {
         snprintf(err, 256, "templates: out of memory");
         return -1;
     }
     s->n_workers = (unsigned)cfg->threads;
-    s->max_conns = connection_budget(cfg, s->n_workers);
+    atomic_store(&s->max_conns, connection_budget(cfg, s->n_workers));
     s->workers = calloc(s->n_workers, sizeof(*s->workers));
     s->stats = aligned_alloc(64, s->n_workers * sizeof(*s->stats));
     if (!s->workers || !s->stats) {
@@ -403,8 +521,9 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
         return -1;
     if (store_open(&s->store, cfg->data_dir, err) != 0)
         return -1;
-    if (open_uploads(s, cfg, err) != 0 || auth_new(&s->auth, cfg, err) != 0)
+    if (open_uploads(s, cfg, err) != 0 || auth_new(&site->auth, cfg, err) != 0)
         return -1;
+    site->owns_auth = true;
     for (unsigned i = 0; i < s->n_workers; i++)
         if (worker_init(&s->workers[i], s, i, err) != 0)
             return -1;
@@ -416,9 +535,9 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
     return 0;
 }
 
-int server_run(const struct config *cfg, char err[256])
+int server_run(const struct config *cfg, int argc, char **argv, char err[256])
 {
-    struct server s = {.cfg = cfg, .root_fd = -1, .templates_fd = -1, .uploads_fd = -1};
+    struct server s = {.argc = argc, .argv = argv, .uploads_fd = -1};
     char url[INET6_ADDRSTRLEN + 16];
     s.started_at = time(NULL);
     s.started_ms = server_clock_ms();

@@ -88,6 +88,7 @@ void stats_response(struct stats *s, const struct stats_event *e)
     s->series[e->now_s % STATS_SERIES_S]++;
     if (e->path)
         top_count(s, e->path);
+    s->is_dirty = true;
 }
 
 void stats_sum_array(const struct stats *s, unsigned n, size_t offset, uint64_t *out,
@@ -111,6 +112,7 @@ void stats_publish(struct stats *s, int64_t now_s)
     memcpy(s->series_pub, s->series, sizeof(s->series));
     s->series_pub_s = s->series_s;
     pthread_mutex_unlock(&s->lock);
+    s->is_dirty = false;
 }
 
 void stats_sum(const struct stats *s, unsigned n, struct stats_total *t)

@@ -18,6 +18,7 @@
 #define MICA_CORE_STATS_H
 
 #include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdatomic.h>
 #include <stdint.h>
@@ -72,6 +73,7 @@ struct stats {
     unsigned n_top;
     uint32_t series[STATS_SERIES_S]; /* requests in second s at series[s % STATS_SERIES_S] */
     int64_t series_s;                /* the latest second counted in series */
+    bool is_dirty;                   /* counted since the last stats_publish */
 
     /* The copy readers see, under lock. */
     pthread_mutex_t lock;
@@ -113,7 +115,8 @@ static inline void stats_sub(_Atomic uint64_t *counter, uint64_t n)
 /* Counts one response (worker only). */
 void stats_response(struct stats *s, const struct stats_event *e);
 
-/* Copies the worker's top-k and series to what readers see. Worker only, once a second. */
+/* Copies the worker's top-k and series to what readers see. Worker only, once a second
+ * while is_dirty (the worker wakes for it even when idle). */
 void stats_publish(struct stats *s, int64_t now_s);
 
 /* Sums n workers' counters into *t. */

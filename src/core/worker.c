@@ -53,7 +53,7 @@ static void worker_tick(struct worker *w)
 
 int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256])
 {
-    const struct config *cfg = srv->cfg;
+    const struct config *cfg = server_site(srv)->cfg;
     w->srv = srv;
     w->id = id;
     w->stats = &srv->stats[id];
@@ -87,17 +87,13 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
 
     struct env *env = &w->env;
     env->cfg = cfg;
-    env->root_fd = srv->root_fd;
-    env->templates_fd = srv->templates_fd;
     env->stats = srv->stats;
     env->n_workers = srv->n_workers;
     env->started_at = srv->started_at;
     env->started_ms = srv->started_ms;
     env->scratch = &w->scratch;
     env->my_stats = w->stats;
-    env->cache = srv->cache;
     env->tmpls = srv->tmpls;
-    env->auth = srv->auth;
     env->store = srv->store;
     env->uploads_fd = srv->uploads_fd;
     env->inbox = &w->inbox.box;
@@ -302,6 +298,9 @@ static int worker_timeout(struct worker *w)
     uint64_t next = timer_next(w->timers, CONN_TIMEOUT_COUNT);
     if (w->resume_ms && w->resume_ms < next)
         next = w->resume_ms;
+    /* Unpublished stats: wake at the next second to publish them (worker_tick). */
+    if (w->stats->is_dirty && w->now_ms + 1000 - w->now_ms % 1000 < next)
+        next = w->now_ms + 1000 - w->now_ms % 1000;
     if (next == UINT64_MAX)
         return -1;
     if (next <= w->now_ms)

@@ -743,6 +743,7 @@ static bool identify_basic(struct env *env, struct slice header)
         auth_limit_reset(a, env->client_ip);
     } else {
         auth_limit_fail(a, env->client_ip, env->now_ms);
+        env->auth_rejected = true;
         log_warn("auth: wrong Basic credentials from %s", env->client_ip);
     }
     return ok;
@@ -936,7 +937,9 @@ int auth_guard(struct env *env, const struct request *req, struct response *resp
     if (env->user)
         return 0;
     no_store(resp);
-    unsigned wait_s = auth_limit_check(a, env->client_ip, env->now_ms);
+    /* Credentials checked (and wrong) in this very request get their 401 even when they
+     * were the ones that reached the limit: 429 is for the attempts after. */
+    unsigned wait_s = env->auth_rejected ? 0 : auth_limit_check(a, env->client_ip, env->now_ms);
     if (wait_s > 0) {
         response_headerf(resp, "Retry-After", "%u", wait_s);
         return json ? respond(resp, 429, json_type, SLICE_LIT("{\"error\":\"too many requests\"}"))

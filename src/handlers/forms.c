@@ -114,8 +114,9 @@ static char *slice_dup(struct slice s)
 
 int forms_handle(struct env *env, const struct request *req, struct response *resp)
 {
-    const char *name = env->rel + strlen("forms/");
-    if (!valid_name(name))
+    /* The router sends "forms" and "forms/…" here: the name is what follows the slash. */
+    const char *name = env->rel_info.len > 6 ? env->rel + 6 : "";
+    if (!valid_name(name) || env->rel_info.trailing_slash)
         return static_not_found(env, resp);
     const char *target = field(env->form, "_redirect");
     if (target && !forms_same_origin(slice_str(target), req->known[HDR_HOST])) {

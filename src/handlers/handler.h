@@ -46,6 +46,7 @@ struct env {
     char client_ip[48];      /* the peer address as text */
     bool is_tls;             /* the request came over HTTPS */
     const char *user;        /* the authenticated admin (auth_identify), or NULL */
+    bool auth_rejected;      /* this request's credentials were checked and wrong */
     struct cJSON *form;      /* a form route's parsed fields (name → string or array), or NULL */
     struct cJSON *files;     /* and its uploaded files [{field, name, size, path}], or NULL */
 

@@ -109,11 +109,11 @@ cJSON *page_context(struct env *env, const struct request *req)
     return ctx;
 }
 
-/* Renders t into env->scratch with partials from dir_fd. 0, or the failure logged. */
-static int render(struct env *env, const struct tmpl *t, int dir_fd, const cJSON *data)
+/* Renders t into env->scratch, partials from templates_dir. 0, or the failure logged. */
+static int render(struct env *env, const struct tmpl *t, const cJSON *data)
 {
     struct tmpl_partials parts;
-    tmpl_partials_begin(&parts, env->tmpls, dir_fd, env->now_ms);
+    tmpl_partials_begin(&parts, env->tmpls, env->templates_fd, env->now_ms);
     buf_reset(env->scratch);
     int rc = tmpl_render(t, data, tmpl_partials_load, &parts, env->scratch);
     if (parts.failed)
@@ -136,12 +136,12 @@ static int render_named(struct env *env, struct response *resp, int status, int 
         dir_fd >= 0 ? tmpl_cache_get(env->tmpls, dir_fd, name, env->now_ms, &err) : NULL;
     int rc;
     if (h) {
-        rc = render(env, tmpl_handle_tmpl(h), dir_fd, data);
+        rc = render(env, tmpl_handle_tmpl(h), data);
         tmpl_cache_put(h);
     } else if (builtin && (dir_fd < 0 || err.line == 0)) {
         /* The file is missing (not broken): the built-in page. Rare: compiled each time. */
         struct tmpl *t = tmpl_compile(builtin, strlen(builtin), name, &err);
-        rc = t ? render(env, t, -1, data) : -1;
+        rc = t ? render(env, t, data) : -1;
         if (!t)
             log_error("built-in template %s: %s", name, err.msg);
         tmpl_free(t);

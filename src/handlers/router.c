@@ -46,7 +46,6 @@ static const struct route routes[] = {
     {"api/stats", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_stats, NULL},
     {"api/submissions", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_submissions, api_submissions_done},
     {"api/", ~0u, ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
-    {"api", ~0u, ROUTE_JSON, api_not_found, NULL},
     {"admin", GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
     {"metrics", GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
     {"login", GET_HEAD, 0, auth_login_page, NULL},
@@ -65,6 +64,7 @@ struct route_call {
     int body_status;       /* a status the body earned (400, 413): answered at the end */
     struct store_job *job; /* while waiting, owned by the store; after, by the call */
     void *owner;           /* env->owner of the handler that posted job */
+    const char *user;      /* env->user when routed: who it is, for the later steps */
 };
 
 /* "GET, HEAD, OPTIONS" for a method mask (OPTIONS is always allowed). */
@@ -126,32 +126,38 @@ static enum router_step redirect_https(struct env *env, const struct request *re
     return ROUTER_DONE;
 }
 
+/* A prefix route "forms/" takes "forms" itself and everything beneath it; a plain route
+ * takes exactly its path. */
 static bool path_matches(const struct route *r, const struct env *env)
 {
-    size_t n = strlen(r->path);
+    size_t n = strlen(r->path), len = env->rel_info.len;
     if (r->flags & ROUTE_PREFIX)
-        return env->rel_info.len > n && memcmp(env->rel, r->path, n) == 0;
-    return env->rel_info.len == n && memcmp(env->rel, r->path, n) == 0 &&
-           !env->rel_info.trailing_slash;
+        return (len == n - 1 || len > n) && memcmp(env->rel, r->path, n - 1) == 0 &&
+               (len == n - 1 || env->rel[n - 1] == '/');
+    return len == n && memcmp(env->rel, r->path, n) == 0 && !env->rel_info.trailing_slash;
 }
 
 /* The route for env->rel and the method; NULL with *allowed set when only the method is
- * wrong. */
+ * wrong. Plain routes come before prefix routes: a known path with the wrong method is a
+ * 405, never the prefix's catch-all. */
 static const struct route *route_find(const struct env *env, enum http_method m,
                                       unsigned *allowed, unsigned *flags)
 {
     *allowed = 0;
     *flags = 0;
-    for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
-        if (!path_matches(&routes[i], env))
-            continue;
-        if (routes[i].methods & M(m))
-            return &routes[i];
-        *allowed |= routes[i].methods;
-        *flags |= routes[i].flags;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+            const struct route *r = &routes[i];
+            if (!(r->flags & ROUTE_PREFIX) != (pass == 0) || !path_matches(r, env))
+                continue;
+            if (r->methods & M(m))
+                return r;
+            *allowed |= r->methods;
+            *flags |= r->flags;
+        }
+        if (*allowed)
+            return NULL;
     }
-    if (*allowed)
-        return NULL;
     if (page_is_template(env)) {
         if (m == HTTP_POST)
             return &page_post_route;
@@ -248,6 +254,7 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
         return ROUTER_DONE;
     }
     call->route = r;
+    call->user = env->user;
     if (r->flags & ROUTE_FORM) {
         int rc = form_reader_new(&call->form, req, env->cfg,
                                  (r->flags & ROUTE_FILES) ? env->uploads_fd : -1);
@@ -281,6 +288,7 @@ enum router_step router_finish(struct env *env, const struct request *req, struc
     /* The head was parsed again: route state that lives in env comes back. */
     if (path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info) == 0)
         set_url_path(env);
+    env->user = call->user;
     if (call->body_status == 0 && call->form)
         call->body_status = form_reader_end(call->form);
     if (call->body_status != 0) {
@@ -300,6 +308,7 @@ enum router_step router_resume(struct env *env, const struct request *req, struc
         env->form = form_reader_fields(call->form);
         env->files = form_reader_files(call->form);
     }
+    env->user = call->user;
     call->job = job;
     call->route->resume(env, req, resp, job);
     if (job->kind == STORE_SUBMIT && job->status == 0 && call->form)

@@ -415,3 +415,86 @@ def raise_nofile(want=None):
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
         soft = target
     return soft
+
+
+# --- helpers for the dynamic half: admin servers, form posts, the database ------------------
+
+ADMIN_USER = "admin"
+ADMIN_PASSWORD = "correct horse battery staple"
+_HASHES = {}
+
+
+def hash_password(password):
+    """`mica --hash-password` for password (cached per password for the session)."""
+    if password not in _HASHES:
+        r = subprocess.run([MICA_BIN, "--hash-password"], input=password.encode(),
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=30)
+        assert r.returncode == 0, r.stderr.decode(errors="replace")
+        _HASHES[password] = r.stdout.decode().strip()
+        assert _HASHES[password].startswith("$"), _HASHES[password]
+    return _HASHES[password]
+
+
+def basic_auth(user=ADMIN_USER, password=ADMIN_PASSWORD):
+    """The value of an Authorization header for HTTP Basic."""
+    import base64
+    return "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()
+
+
+def sigkill(srv):
+    """Kills a fixture's server with SIGKILL and forgets it, so the fixture's teardown
+    (which expects a clean exit) leaves it alone."""
+    os.kill(srv.proc.pid, signal.SIGKILL)
+    srv.proc.wait(timeout=10)
+    try:
+        srv.proc.stdout.close()
+        srv.proc.stderr.close()
+    except OSError:
+        pass
+    srv.proc = None
+
+
+@pytest.fixture
+def make_admin_server(make_server, tmp_path):
+    """Factory: make_admin_server(password=..., user=..., data_dir=..., config={...}, **kw)
+    → a started Server with an admin configured and its data in data_dir (by default
+    tmp_path/"data", shared by every server of the test, so a restarted server finds what
+    the previous one stored). The Server gets .admin_user, .admin_password and .data_dir."""
+
+    def factory(password=ADMIN_PASSWORD, user=ADMIN_USER, data_dir=None, config=None, **kw):
+        data = pathlib.Path(data_dir) if data_dir else tmp_path / "data"
+        cfg = {"admin": {"user": user, "password_hash": hash_password(password)},
+               "data_dir": str(data)}
+        cfg.update(config or {})
+        start = kw.pop("start", True)
+        srv = make_server(config=cfg, start=False, **kw)
+        srv.admin_user, srv.admin_password, srv.data_dir = user, password, data
+        return srv.start() if start else srv
+
+    return factory
+
+
+def db_rows(data_dir, sql="SELECT id, form, created_at, client_ip, user_agent, fields, files "
+                          "FROM submissions ORDER BY id", args=()):
+    """Rows of data_dir/mica.db, opened read-only (the server may still be running)."""
+    import sqlite3
+    path = pathlib.Path(data_dir) / "mica.db"
+    if not path.exists():
+        return []
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=10)
+    try:
+        db.row_factory = sqlite3.Row
+        return [dict(r) for r in db.execute(sql, args)]
+    finally:
+        db.close()
+
+
+def wait_log(srv, pred, timeout=3.0):
+    """Polls the server's error log until pred(text) is truthy (lines are flushed within
+    about a second); returns the text."""
+    deadline = time.monotonic() + timeout
+    while True:
+        text = srv.log_text()
+        if pred(text) or time.monotonic() >= deadline:
+            return text
+        time.sleep(0.05)
