@@ -37,6 +37,7 @@
 
 #include <cjson/cJSON.h>
 #include <netdb.h>
+#include <arpa/inet.h>
 
 #include "util/password.h"
 
@@ -66,6 +67,7 @@ enum key_type {
     KEY_STR_OR_NULL, /* char * field, non-empty string, or null for "unset" */
     KEY_LOG_LEVEL,   /* enum log_level field, one of the names in log_levels[] */
     KEY_NAME_LIST,   /* index_files: array of file names */
+    KEY_NET_LIST,    /* trusted_proxies: array of addresses or CIDR networks */
     KEY_HEADERS,     /* headers: glob -> {name: value} */
     KEY_OBJECT,      /* a nested object whose keys are the rows named "<this>.<key>" */
 };
@@ -102,6 +104,7 @@ static const struct key keys[] = {
     {"max_header_bytes", KEY_SIZE, FIELD(max_header_bytes), 1024, 1048576},
     {"max_body_bytes", KEY_SIZE, FIELD(max_body_bytes), 0, 1LL << 40},
     {"index_files", KEY_NAME_LIST, 0, 0, 0},
+    {"trusted_proxies", KEY_NET_LIST, 0, 0, 0},
     {"cache", KEY_OBJECT, 0, 0, 0},
     {"cache.enabled", KEY_BOOL, FIELD(cache.enabled), 0, 0},
     {"cache.max_bytes", KEY_SIZE, FIELD(cache.max_bytes), 0, 1LL << 40},
@@ -270,6 +273,7 @@ static int key_store(struct config *cfg, const struct key *k, const struct value
     case KEY_STR_OR_NULL:
         return store_string(p, v->str, err);
     case KEY_NAME_LIST:
+    case KEY_NET_LIST:
     case KEY_HEADERS:
     case KEY_OBJECT:
         break;
@@ -333,6 +337,7 @@ static int text_value(const struct key *k, const char *text, const char *who, st
         return fail(err, "%s: must be debug, info, warn or error, got \"%s\"", who, shown);
     case KEY_BOOL:
     case KEY_NAME_LIST:
+    case KEY_NET_LIST:
     case KEY_HEADERS:
     case KEY_OBJECT:
         break;
@@ -390,6 +395,7 @@ static int json_scalar(const struct key *k, const cJSON *item, const char *who, 
         }
         return text_value(k, item->valuestring, who, v, err);
     case KEY_NAME_LIST:
+    case KEY_NET_LIST:
     case KEY_HEADERS:
     case KEY_OBJECT:
         break;
@@ -412,6 +418,74 @@ static bool is_file_name(const cJSON *item)
     }
     const char *s = item->valuestring;
     return s[0] != '\0' && strchr(s, '/') == NULL && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
+}
+
+int config_parse_net(const char *text, struct config_net *net)
+{
+    char addr[64];
+    const char *slash = strchr(text, '/');
+    size_t n = slash ? (size_t)(slash - text) : strlen(text);
+    if (n == 0 || n >= sizeof addr) {
+        return -1;
+    }
+    memcpy(addr, text, n);
+    addr[n] = '\0';
+    unsigned max;
+    struct in_addr v4;
+    memset(net, 0, sizeof *net);
+    if (inet_pton(AF_INET, addr, &v4) == 1) {
+        /* IPv4 as v4-mapped IPv6, as the connection keeps its peer. */
+        net->addr.s6_addr[10] = net->addr.s6_addr[11] = 0xff;
+        memcpy(&net->addr.s6_addr[12], &v4, 4);
+        max = 32;
+    } else if (inet_pton(AF_INET6, addr, &net->addr) == 1) {
+        max = 128;
+    } else {
+        return -1;
+    }
+    unsigned prefix = max;
+    if (slash) {
+        char *end;
+        errno = 0;
+        unsigned long p = strtoul(slash + 1, &end, 10);
+        if (slash[1] < '0' || slash[1] > '9' || *end != '\0' || errno != 0 || p > max) {
+            return -1;
+        }
+        prefix = (unsigned)p;
+    }
+    net->prefix = (unsigned char)(prefix + (max == 32 ? 96 : 0));
+    return 0;
+}
+
+/* trusted_proxies: built aside and swapped in whole, like index_files. */
+static int json_net_list(struct config *cfg, const cJSON *arr, const char *name, char *err)
+{
+    char got[GOT_SIZE];
+    if (!cJSON_IsArray(arr)) {
+        show_json(arr, got, sizeof got);
+        return fail(err, "%s: \"trusted_proxies\": must be an array of addresses, got %s", name,
+                    got);
+    }
+    const size_t n = (size_t)cJSON_GetArraySize(arr);
+    struct config_net *nets = calloc(n + 1, sizeof *nets);
+    if (nets == NULL) {
+        return fail(err, "out of memory");
+    }
+    size_t i = 0;
+    for (const cJSON *item = arr->child; item != NULL; item = item->next, i++) {
+        if (!cJSON_IsString(item) || config_parse_net(item->valuestring, &nets[i]) != 0) {
+            show_json(item, got, sizeof got);
+            free(nets);
+            return fail(err,
+                        "%s: \"trusted_proxies[%zu]\": must be an address or network like "
+                        "\"10.0.0.0/8\", got %s",
+                        name, i, got);
+        }
+    }
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = nets;
+    cfg->n_trusted_proxies = n;
+    return 0;
 }
 
 /* index_files: built aside and swapped in whole, so a bad element leaves the old list. */
@@ -698,6 +772,9 @@ static int json_key(struct config *cfg, const struct key *k, const cJSON *item, 
     if (k->type == KEY_NAME_LIST) {
         return json_name_list(cfg, item, name, err);
     }
+    if (k->type == KEY_NET_LIST) {
+        return json_net_list(cfg, item, name, err);
+    }
     if (k->type == KEY_HEADERS) {
         return json_headers(cfg, item, who, err);
     }
@@ -843,6 +920,9 @@ void config_free(struct config *cfg)
     free(cfg->config_path);
     free(cfg->make_cert_dir);
     free_names(cfg->index_files, cfg->n_index_files);
+    free(cfg->trusted_proxies);
+    cfg->trusted_proxies = NULL;
+    cfg->n_trusted_proxies = 0;
     free_headers(cfg->headers, cfg->n_headers);
     /* All pointers NULL again, so a second call is harmless. */
     memset(cfg, 0, sizeof *cfg);

@@ -18,6 +18,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #define MICA_VERSION "0.1.0"
@@ -43,6 +44,12 @@ struct header_rule {
     char *glob;
     struct header_field *fields;
     size_t n_fields;
+};
+
+/* An address or network in trusted_proxies; IPv4 as v4-mapped IPv6 (prefix + 96). */
+struct config_net {
+    struct in6_addr addr;
+    unsigned char prefix;
 };
 
 struct config {
@@ -99,6 +106,10 @@ struct config {
         long hsts_max_age; /* seconds; 0 = no Strict-Transport-Security */
     } tls;
 
+    /* Proxies whose X-Forwarded-For is believed: the client is the address they name. */
+    struct config_net *trusted_proxies;
+    size_t n_trusted_proxies;
+
     char *user;   /* drop privileges to this user after binding; NULL = stay */
     bool metrics; /* serve Prometheus /metrics */
 
@@ -130,6 +141,9 @@ int config_validate(const struct config *cfg, char err[256]);
  * address to listen on (port 0). Returns 0 or -1 with err naming the key. */
 int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t *len,
                         char err[256]);
+
+/* Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" into *net. 0, or -1 if malformed. */
+int config_parse_net(const char *text, struct config_net *net);
 
 /* The --help text. */
 const char *config_usage(void);

@@ -282,7 +282,10 @@ static void conn_log_access(struct conn *c, const struct request *req,
 {
     struct worker *w = c->w;
     char peer[INET6_ADDRSTRLEN], line_text[2048], referer[512], agent[512];
-    conn_peer_text(c, peer);
+    if (req)
+        memcpy(peer, w->env.client_ip, sizeof(peer)); /* X-Forwarded-For from a trusted proxy */
+    else
+        conn_peer_text(c, peer);
     if (req) {
         char raw[REQUEST_MAX_TARGET + 32];
         int n = snprintf(raw, sizeof(raw), "%.*s %.*s HTTP/1.%d", (int)req->method_name.len,
@@ -440,8 +443,81 @@ static const struct request *conn_body_request(struct conn *c)
     return &c->w->req;
 }
 
+static bool in_net(const struct in6_addr *a, const struct config_net *n)
+{
+    unsigned bits = n->prefix;
+    for (unsigned i = 0; i < 16 && bits > 0; i++, bits = bits > 8 ? bits - 8 : 0) {
+        unsigned char mask = bits >= 8 ? 0xff : (unsigned char)(0xff << (8 - bits));
+        if ((a->s6_addr[i] & mask) != (n->addr.s6_addr[i] & mask))
+            return false;
+    }
+    return true;
+}
+
+static bool trusted(const struct config *cfg, const struct in6_addr *a)
+{
+    for (size_t i = 0; i < cfg->n_trusted_proxies; i++)
+        if (in_net(a, &cfg->trusted_proxies[i]))
+            return true;
+    return false;
+}
+
+/* An address from X-Forwarded-For text, as the connection keeps peers (v4-mapped). */
+static bool parse_addr(struct slice s, struct in6_addr *out)
+{
+    char text[INET6_ADDRSTRLEN];
+    s = slice_trim(s);
+    if (s.len == 0 || s.len >= sizeof(text))
+        return false;
+    memcpy(text, s.ptr, s.len);
+    text[s.len] = '\0';
+    struct in_addr v4;
+    if (inet_pton(AF_INET, text, &v4) == 1) {
+        memset(out, 0, sizeof(*out));
+        out->s6_addr[10] = out->s6_addr[11] = 0xff;
+        memcpy(&out->s6_addr[12], &v4, 4);
+        return true;
+    }
+    return inet_pton(AF_INET6, text, out) == 1;
+}
+
+/*
+ * The client's address: the peer's, unless the peer is a trusted proxy. Then it is the
+ * rightmost X-Forwarded-For entry that is not itself a trusted proxy (each proxy appends
+ * the address it received from; only the ones we trust can be believed), stopping at the
+ * first entry that is no address.
+ */
+static void client_address(const struct conn *c, const struct request *req, char *out)
+{
+    const struct config *cfg = conn_cfg(c);
+    struct in6_addr who = c->peer;
+    if (req && cfg->n_trusted_proxies && trusted(cfg, &who)) {
+        for (int h = (int)req->n_headers - 1; h >= 0; h--) {
+            if (!slice_case_eq(req->headers[h].name, SLICE_LIT("X-Forwarded-For")))
+                continue;
+            struct slice v = req->headers[h].value;
+            bool more = true;
+            while (more && v.len > 0) {
+                const char *comma = memrchr(v.ptr, ',', v.len);
+                struct slice item = comma ? slice_make(comma + 1, v.len - (size_t)(comma + 1 - v.ptr)) : v;
+                v.len = comma ? (size_t)(comma - v.ptr) : 0;
+                struct in6_addr a;
+                if (!parse_addr(item, &a))
+                    goto done;
+                who = a;
+                more = trusted(cfg, &a);
+            }
+            if (!more)
+                break;
+        }
+    }
+done:;
+    struct conn tmp = {.peer = who};
+    conn_peer_text(&tmp, out);
+}
+
 /* Fresh per-request state in the worker's env and response. */
-static struct response *conn_prepare(struct conn *c)
+static struct response *conn_prepare(struct conn *c, const struct request *req)
 {
     struct worker *w = c->w;
     struct response *resp = &w->resp;
@@ -449,7 +525,7 @@ static struct response *conn_prepare(struct conn *c)
     buf_reset(&w->scratch);
     w->env.now_ms = w->now_ms;
     w->env.now = w->now_s;
-    conn_peer_text(c, w->env.client_ip);
+    client_address(c, req, w->env.client_ip);
     w->env.url_path[0] = '\0';
     w->env.user = NULL;
     w->env.auth_rejected = false;
@@ -497,8 +573,8 @@ static void conn_wait(struct conn *c, const struct request *req, struct route_ca
 /* A form body is complete: the route's handler runs. */
 static void conn_body_complete(struct conn *c)
 {
-    struct response *resp = conn_prepare(c);
     const struct request *req = conn_body_request(c);
+    struct response *resp = conn_prepare(c, req);
     enum router_step step = router_finish(&c->w->env, req, resp, c->body->call);
     if (step == ROUTER_ASYNC) {
         c->state = CONN_WAIT;
@@ -556,8 +632,8 @@ static enum step conn_body_read(struct conn *c)
         log_info("%s: closing: %s", peer, why);
         if (b->call) {
             /* Not answered yet: say why, then close. */
-            struct response *resp = conn_prepare(c);
             const struct request *req = conn_body_request(c);
+            struct response *resp = conn_prepare(c, req);
             response_error(resp, status ? status : 400);
             conn_respond(c, req, resp, true);
             conn_body_end(c);
@@ -594,8 +670,8 @@ void conn_on_job(struct conn *c, struct store_job *job)
         pool_put(&w->conn_pool, c);
         return;
     }
-    struct response *resp = conn_prepare(c);
     const struct request *req = conn_body_request(c);
+    struct response *resp = conn_prepare(c, req);
     router_resume(&w->env, req, resp, c->body->call, job);
     timer_cancel(&c->timer);
     conn_respond(c, req, resp, false); /* before the head (req's bytes) is freed */
@@ -607,7 +683,7 @@ void conn_on_job(struct conn *c, struct store_job *job)
 static void conn_answer(struct conn *c, const struct request *req)
 {
     const struct config *cfg = conn_cfg(c);
-    struct response *resp = conn_prepare(c);
+    struct response *resp = conn_prepare(c, req);
     bool has_body = req->chunked || (req->has_content_length && req->content_length > 0);
     struct route_call *call = NULL;
     enum router_step step = ROUTER_DONE;
