@@ -236,12 +236,28 @@ void conn_close(struct conn *c)
     pool_put(&w->conn_pool, c);
 }
 
+/* An address as text; IPv4 (the common case, and a per-request one) without inet_ntop. */
+static void addr_text(const struct in6_addr *a, char *out)
+{
+    if (!IN6_IS_ADDR_V4MAPPED(a)) {
+        inet_ntop(AF_INET6, a, out, INET6_ADDRSTRLEN);
+        return;
+    }
+    char *p = out;
+    for (int i = 12; i < 16; i++) {
+        unsigned v = a->s6_addr[i];
+        if (v >= 100)
+            *p++ = (char)('0' + v / 100);
+        if (v >= 10)
+            *p++ = (char)('0' + v / 10 % 10);
+        *p++ = (char)('0' + v % 10);
+        *p++ = i < 15 ? '.' : '\0';
+    }
+}
+
 void conn_peer_text(const struct conn *c, char *out)
 {
-    if (IN6_IS_ADDR_V4MAPPED(&c->peer))
-        inet_ntop(AF_INET, &c->peer.s6_addr[12], out, INET6_ADDRSTRLEN);
-    else
-        inet_ntop(AF_INET6, &c->peer, out, INET6_ADDRSTRLEN);
+    addr_text(&c->peer, out);
 }
 
 /* --- responses -------------------------------------------------------------------------- */
@@ -511,9 +527,8 @@ static void client_address(const struct conn *c, const struct request *req, char
                 break;
         }
     }
-done:;
-    struct conn tmp = {.peer = who};
-    conn_peer_text(&tmp, out);
+done:
+    addr_text(&who, out);
 }
 
 /* Fresh per-request state in the worker's env and response. */

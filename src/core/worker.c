@@ -110,7 +110,11 @@ static void worker_take_jobs(struct worker *w)
     struct store_job *job = store_inbox_take(&w->inbox.box);
     while (job) {
         struct store_job *next = job->next;
-        conn_on_job(router_call_owner(router_job_call(job)), job);
+        struct route_call *call = router_job_call(job);
+        if (call)
+            conn_on_job(router_call_owner(call), job);
+        else
+            store_job_free(job); /* its request was answered 503 when memory ran out */
         job = next;
     }
 }

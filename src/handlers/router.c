@@ -94,9 +94,15 @@ static void allow_header(struct response *resp, unsigned methods)
 /* env->url_path: the normalised path as a URL path, "/" + rel (+ "/" for a folder). */
 static void set_url_path(struct env *env)
 {
-    const char *rel = strcmp(env->rel, ".") == 0 ? "" : env->rel;
-    snprintf(env->url_path, sizeof(env->url_path), "/%s%s", rel,
-             env->rel_info.trailing_slash && *rel ? "/" : "");
+    char *p = env->url_path;
+    *p++ = '/';
+    if (strcmp(env->rel, ".") != 0) {
+        memcpy(p, env->rel, env->rel_info.len); /* rel_info.len < PATH_MAX_BYTES */
+        p += env->rel_info.len;
+        if (env->rel_info.trailing_slash)
+            *p++ = '/';
+    }
+    *p = '\0';
 }
 
 /* tls.redirect_http: the plain port answers 308 with the same target on HTTPS (RFC 9110
@@ -198,6 +204,29 @@ static enum router_step run(struct env *env, const struct request *req, struct r
     return ROUTER_DONE;
 }
 
+/* Moves a call to the heap for the steps to come (*out). Without memory the call is
+ * freed and resp answers 503, except for a posted job, which cannot be taken back: then
+ * the connection waits anyway, holding a call it cannot resume (see conn.c). */
+static bool keep_call(struct route_call *local, struct response *resp, struct route_call **out)
+{
+    struct route_call *call = malloc(sizeof(*call));
+    if (call) {
+        *call = *local;
+        if (call->job)
+            call->job->owner = call;
+        *out = call;
+        return true;
+    }
+    if (local->job) {
+        /* The store holds the job and will hand it back: leak-free handling would need
+         * the memory we lack; give up the connection's answer (503) and the job's call. */
+        local->job->owner = NULL;
+    }
+    form_reader_free(local->form);
+    error_for(local->route, 0, resp, 503);
+    return false;
+}
+
 enum router_step router_begin(struct env *env, const struct request *req, struct response *resp,
                               struct route_call **out)
 {
@@ -248,30 +277,22 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
     if ((r->flags & ROUTE_ADMIN) && auth_guard(env, req, resp, r->flags & ROUTE_JSON) != 0)
         return ROUTER_DONE;
 
-    struct route_call *call = calloc(1, sizeof(*call));
-    if (!call) {
-        error_for(r, 0, resp, 503);
-        return ROUTER_DONE;
-    }
-    call->route = r;
-    call->user = env->user;
+    /* Most requests are answered at once: their call lives on the stack, and only one that
+     * reads a body or waits for the store is copied to the heap. */
+    struct route_call local = {.route = r, .user = env->user};
     if (r->flags & ROUTE_FORM) {
-        int rc = form_reader_new(&call->form, req, env->cfg,
+        int rc = form_reader_new(&local.form, req, env->cfg,
                                  (r->flags & ROUTE_FILES) ? env->uploads_fd : -1);
         if (rc != 0) {
-            router_call_free(call);
             resp->close = true; /* the body is not read */
             error_for(r, 0, resp, rc);
             return ROUTER_DONE;
         }
-        *out = call;
-        return ROUTER_BODY;
+        return keep_call(&local, resp, out) ? ROUTER_BODY : ROUTER_DONE;
     }
-    enum router_step step = run(env, req, resp, call);
-    if (step == ROUTER_ASYNC)
-        *out = call;
-    else
-        router_call_free(call);
+    enum router_step step = run(env, req, resp, &local);
+    if (step == ROUTER_ASYNC && !keep_call(&local, resp, out))
+        return ROUTER_DONE;
     return step;
 }
 
