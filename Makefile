@@ -83,6 +83,7 @@ deps:
 test-deps:
 	$(Q)command -v cc >/dev/null && pkg-config --exists $(PKGS) $(TEST_PKGS) 2>/dev/null && \
 		command -v curl >/dev/null && command -v chromium >/dev/null && \
+		command -v haproxy >/dev/null && command -v logrotate >/dev/null && \
 		$(PYTHON) -c 'import pytest, requests' 2>/dev/null || \
 		scripts/install-deps.sh test
 
@@ -161,6 +162,7 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/mica
 	install -m 755 $(BIN) $(DESTDIR)$(PREFIX)/bin/mica
 	cp -r www templates config.json $(DESTDIR)$(PREFIX)/share/mica/
+	install -Dm644 docs/mica.1 $(DESTDIR)$(PREFIX)/share/man/man1/mica.1
 
 clean:
 	rm -rf build

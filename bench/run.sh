@@ -6,6 +6,7 @@
 #   BENCH_SECONDS=10   length of each measured wrk run
 #   BENCH_ROUNDS=3     rounds; each round runs every scenario on every server
 #   BENCH_WARMUP=1     seconds of unmeasured wrk before each measured run (0 = none)
+#   BENCH_SCENARIOS=   space-separated scenario ids to run (default: all of 1k 1m gz tls1k tlshs tlsres)
 #   MICA_BIN=...       the mica binary (default build/release/mica)
 #
 # Writes the table to stdout and to bench/results/latest.md (git-ignored).
@@ -23,7 +24,7 @@ START_TIMEOUT=5
 
 die() { echo "bench: $*" >&2; exit 1; }
 
-for tool in wrk nginx taskset cc curl python3 getconf; do
+for tool in wrk nginx taskset cc curl python3 getconf openssl; do
     command -v "$tool" >/dev/null 2>&1 || die "$tool not found (make bench installs it via scripts/install-deps.sh bench)"
 done
 [ -x "$MICA_BIN" ] || die "$MICA_BIN not found: run make first"
@@ -71,16 +72,36 @@ if [ ! -x "$FIXED_BIN" ] || [ "$here/fixed.c" -nt "$FIXED_BIN" ]; then
     cc -O2 -std=c11 -Wall -Wextra -o "$FIXED_BIN" "$here/fixed.c" || die "could not compile bench/fixed.c"
 fi
 
+# wrk's handshake counter, and the switch that makes every handshake a full one (see tlsshim.c).
+SHIM=$repo/build/bench/tlsshim.so
+if [ ! -f "$SHIM" ] || [ "$here/tlsshim.c" -nt "$SHIM" ]; then
+    cc -O2 -std=c11 -Wall -Wextra -shared -fPIC -o "$SHIM" "$here/tlsshim.c" -lssl -ldl ||
+        die "could not compile bench/tlsshim.c (needs the OpenSSL headers, as mica does)"
+fi
+
+# ---- one certificate for both servers' HTTPS ------------------------------------------------
+# A self-signed ECDSA P-256 certificate (what --self-signed would make), written once, used by
+# nginx and mica alike so that the handshakes cost the same on both sides.
+"$MICA_BIN" --make-cert "$tmp/tls" >"$tmp/make-cert.out" 2>&1 ||
+    die "mica --make-cert failed: $(cat "$tmp/make-cert.out")"
+TLS_CERT=$tmp/tls/cert.pem TLS_KEY=$tmp/tls/key.pem
+if [ -e /proc/net/tls_stat ]; then
+    KTLS_NOTE="The kernel offers kTLS: mica may send files with SSL_sendfile; nginx is not configured for it."
+else
+    KTLS_NOTE="No kTLS in this kernel: both encrypt in user space."
+fi
+
 # ---- helpers -------------------------------------------------------------------------------
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
-# wait_port_in_log NAME LOG PID: prints the port from "listening on http://127.0.0.1:PORT".
+# wait_port_in_log NAME LOG PID [SCHEME]: prints the port from "listening on SCHEME://127.0.0.1:PORT"
+# (SCHEME http by default).
 wait_port_in_log() {
-    local name=$1 log=$2 pid=$3 port="" _i
+    local name=$1 log=$2 pid=$3 scheme=${4:-http} port="" _i
     for _i in $(seq $((START_TIMEOUT * 20))); do
-        port=$(sed -n 's/.*listening on http:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p' "$log" | head -n1)
+        port=$(sed -n "s/.*listening on $scheme:\/\/127\.0\.0\.1:\([0-9][0-9]*\).*/\1/p" "$log" | head -n1)
         [ -n "$port" ] && { echo "$port"; return 0; }
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.05
@@ -94,12 +115,13 @@ wait_port_in_log() {
     return 1
 }
 
-# wait_http NAME PORT PATH SIZE LOG: the server answers 200 with SIZE bytes within the timeout.
+# wait_http NAME PORT PATH SIZE LOG [SCHEME]: the server answers 200 with SIZE bytes within the
+# timeout (SCHEME https: over TLS, the self-signed certificate accepted).
 wait_http() {
-    local name=$1 port=$2 path=$3 size=$4 log=$5 got="" _i
+    local name=$1 port=$2 path=$3 size=$4 log=$5 scheme=${6:-http} got="" _i
     for _i in $(seq $((START_TIMEOUT * 10))); do
-        got=$(curl -s -o /dev/null -w '%{http_code} %{size_download}' --max-time 1 \
-            "http://127.0.0.1:$port$path" 2>/dev/null || true)
+        got=$(curl -s -k -o /dev/null -w '%{http_code} %{size_download}' --max-time 1 \
+            "$scheme://127.0.0.1:$port$path" 2>/dev/null || true)
         [ "$got" = "200 $size" ] && return 0
         sleep 0.1
     done
@@ -183,12 +205,13 @@ if [ "$idle_load" -gt 10 ]; then
 fi
 
 # ---- start the servers (each once, pinned to CPU 0, for the whole run) -----------------------
-declare -A PID PORT
+declare -A PID PORT TLS_PORT
 LOG_nginx=$tmp/nginx.out LOG_mica=$tmp/mica.out LOG_fixed=$tmp/fixed.out
 
 start_nginx() {
-    local port user_line=""
+    local port tls_port user_line=""
     port=$(free_port)
+    tls_port=$(free_port)
     # As root, nginx's workers would switch to "nobody", who cannot read the 0700 temp dir.
     [ "$(id -u)" -eq 0 ] && user_line="user $(id -un) $(id -gn);"
     cat >"$tmp/nginx/nginx.conf" <<EOF
@@ -220,6 +243,11 @@ http {
     scgi_temp_path $tmp/nginx/scgi;
     server {
         listen 127.0.0.1:$port;
+        listen 127.0.0.1:$tls_port ssl;
+        ssl_certificate $TLS_CERT;
+        ssl_certificate_key $TLS_KEY;
+        ssl_protocols TLSv1.2 TLSv1.3;
+        ssl_session_tickets on;
         root $tmp/www;
         location / { }
     }
@@ -230,15 +258,21 @@ EOF
     PID[nginx]=$!
     started+=("$!")
     PORT[nginx]=$port
+    TLS_PORT[nginx]=$tls_port
 }
 
 start_mica() {
+    local tls_port
+    tls_port=$(free_port)
     (cd "$repo" && exec taskset -c "$SERVER_CPU" "$MICA_BIN" --threads 1 --bind 127.0.0.1 --port 0 \
+        --tls-port "$tls_port" --cert "$TLS_CERT" --key "$TLS_KEY" \
         --access-log off --error-log "$tmp/mica-error.log" --root "$tmp/www" \
         --templates "$repo/templates") >"$LOG_mica" 2>&1 </dev/null &
     PID[mica]=$!
     started+=("$!")
     PORT[mica]=$(wait_port_in_log mica "$LOG_mica" "${PID[mica]}") || exit 1
+    TLS_PORT[mica]=$(wait_port_in_log mica "$LOG_mica" "${PID[mica]}" https) || exit 1
+    [ "${TLS_PORT[mica]}" = "$tls_port" ] || die "mica serves HTTPS on ${TLS_PORT[mica]}, not $tls_port"
 }
 
 start_fixed() {
@@ -256,35 +290,74 @@ wait_http mica "${PORT[mica]}" /1k.bin 1024 "$LOG_mica" || exit 1
 wait_http fixed "${PORT[fixed]}" /1k.bin 1024 "$LOG_fixed" || exit 1
 wait_http nginx "${PORT[nginx]}" /1m.bin 1048576 "$LOG_nginx" || exit 1
 wait_http mica "${PORT[mica]}" /1m.bin 1048576 "$LOG_mica" || exit 1
+wait_http nginx "${TLS_PORT[nginx]}" /1k.bin 1024 "$LOG_nginx" https || exit 1
+wait_http mica "${TLS_PORT[mica]}" /1k.bin 1024 "$LOG_mica" https || exit 1
 for name in nginx mica; do
     enc=$(curl -s -o /dev/null -D - -H 'Accept-Encoding: gzip' "http://127.0.0.1:${PORT[$name]}/100k.js" |
         tr -d '\r' | awk -F': ' 'tolower($1) == "content-encoding" { print $2 }')
     [ "$enc" = gzip ] || die "$name does not gzip /100k.js (Content-Encoding: '$enc')"
 done
 
+# What each server negotiates with a default OpenSSL client (wrk uses the same library and
+# defaults): "TLSv1.3 TLS_AES_256_GCM_SHA384 X25519". The TLS rows compare like with like only
+# if both servers pick the same protocol, cipher and key exchange.
+tls_negotiated() {
+    local out proto cipher kex
+    out=$(openssl s_client -connect "127.0.0.1:$1" -servername localhost </dev/null 2>&1 || true)
+    # "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384" (the SSL-Session block may not be printed)
+    proto=$(awk '/^New, / { sub(/,$/, "", $2); print $2; exit }' <<<"$out")
+    cipher=$(awk '/^New, / { print $NF; exit }' <<<"$out")
+    kex=$(awk -F': ' '/^Server Temp Key:/ { sub(/,.*/, "", $2); print $2; exit }' <<<"$out")
+    echo "${proto:-?} ${cipher:-?} ${kex:-?}"
+}
+TLS_PARAMS=$(tls_negotiated "${TLS_PORT[nginx]}")
+mica_tls=$(tls_negotiated "${TLS_PORT[mica]}")
+[ "$TLS_PARAMS" = "$mica_tls" ] && [[ "$TLS_PARAMS" != *"?"* ]] ||
+    die "the servers negotiate different TLS parameters (nginx: $TLS_PARAMS; mica: $mica_tls)"
+
 # ---- scenarios --------------------------------------------------------------------------------
-# id | title | connections | path | servers | headline (rps: requests/s, mibs: MiB/s) | header
-SCENARIOS=(
+# id | title | connections | path | servers | headline (rps: requests/s, mibs: MiB/s) | header | scheme
+ALL_SCENARIOS=(
     "1k|1 KiB file, keep-alive, 64 connections|64|/1k.bin|nginx mica fixed|rps"
     "1m|1 MiB file, keep-alive, 8 connections|8|/1m.bin|nginx mica|mibs"
     "gz|100 KiB JavaScript, Accept-Encoding: gzip, keep-alive, 64 connections|64|/100k.js|nginx mica|rps|Accept-Encoding: gzip"
+    "tls1k|HTTPS: 1 KiB file, keep-alive, 64 connections|64|/1k.bin|nginx mica|rps||https"
+    "tlshs|HTTPS: a new connection and a full TLS handshake per request (Connection: close, no resumption), 32 connections|32|/1k.bin|nginx mica|rps|Connection: close|https-full"
+    "tlsres|HTTPS: a new connection per request, session resumed from a ticket (Connection: close), 32 connections|32|/1k.bin|nginx mica|rps|Connection: close|https"
 )
+SCENARIOS=()
+for s in "${ALL_SCENARIOS[@]}"; do
+    if [ -z "${BENCH_SCENARIOS:-}" ] || [[ " $BENCH_SCENARIOS " == *" ${s%%|*} "* ]]; then
+        SCENARIOS+=("$s")
+    fi
+done
+[ "${#SCENARIOS[@]}" -gt 0 ] || die "BENCH_SCENARIOS='${BENCH_SCENARIOS:-}' names none of: 1k 1m gz tls1k tlshs tlsres"
 
 runs=0
 for s in "${SCENARIOS[@]}"; do IFS='|' read -r _ _ _ _ srv _ <<<"$s"; set -- $srv; runs=$((runs + $#)); done
-echo "bench: mica pid ${PID[mica]} port ${PORT[mica]}, nginx pid ${PID[nginx]} port ${PORT[nginx]}," \
-    "fixed pid ${PID[fixed]} port ${PORT[fixed]}; servers on CPU $SERVER_CPU, wrk on CPU $WRK_CPU"
+echo "bench: mica pid ${PID[mica]} port ${PORT[mica]} (https ${TLS_PORT[mica]}), nginx pid ${PID[nginx]}" \
+    "port ${PORT[nginx]} (https ${TLS_PORT[nginx]}), fixed pid ${PID[fixed]} port ${PORT[fixed]};" \
+    "servers on CPU $SERVER_CPU, wrk on CPU $WRK_CPU"
+echo "bench: HTTPS on both negotiates $TLS_PARAMS"
 echo "bench: $ROUNDS rounds x $runs runs x (${WARMUP} s warm-up + $SECS s) ≈ $((ROUNDS * runs * (SECS + WARMUP))) s"
 
-# measure SCENARIO_ID SERVER CONNS PATH ROUND: one wrk run; appends a line to $tmp/raw/ID.SERVER:
+# measure SCENARIO_ID SERVER CONNS PATH ROUND [HEADER] [SCHEME]: one wrk run; appends a line to
+# $tmp/raw/ID.SERVER:
 #   round rps requests cpu_s req_per_cpu_s cpu_util p50_us p99_us mib_s errors
 measure() {
-    local id=$1 name=$2 conns=$3 path=$4 round=$5 header=${6:-} url out t0 t1 pids other
-    local -a hdr=()
+    local id=$1 name=$2 conns=$3 path=$4 round=$5 header=${6:-} scheme=${7:-http} url out t0 t1 pids other
+    local -a hdr=() wrk_env=()
     [ -n "$header" ] && hdr=(-H "$header")
-    url="http://127.0.0.1:${PORT[$name]}$path"
+    case "$scheme" in
+    https*)
+        url="https://127.0.0.1:${TLS_PORT[$name]}$path"
+        # https-full: every handshake a full one; https: as wrk does (resumes). Counted either way.
+        wrk_env=(LD_PRELOAD="$SHIM" TLS_SHIM_FRESH="$([ "$scheme" = https-full ] && echo 1 || echo 0)")
+        ;;
+    *) url="http://127.0.0.1:${PORT[$name]}$path" ;;
+    esac
     if [ "$WARMUP" -gt 0 ]; then
-        taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
+        env "${wrk_env[@]}" taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${WARMUP}s" "${hdr[@]}" "$url" >/dev/null 2>&1 || true
     fi
     out=$tmp/raw/$id.$name.$round.wrk
     # shellcheck disable=SC2046
@@ -293,8 +366,19 @@ measure() {
     t0=$(cpu_ticks $pids)
     # shellcheck disable=SC2086
     others_snapshot $pids >"$tmp/others.0"
-    taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${SECS}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 ||
+    rm -f "$out.hs"
+    [ "${#wrk_env[@]}" -gt 0 ] && wrk_env+=(TLS_SHIM_STATS="$out.hs")
+    env "${wrk_env[@]}" taskset -c "$WRK_CPU" wrk -t1 -c"$conns" -d"${SECS}s" --latency "${hdr[@]}" "$url" >"$out" 2>&1 ||
         die "wrk failed against $name: $(cat "$out")"
+    if [ "${#wrk_env[@]}" -gt 0 ]; then
+        # "full N resumed M": the handshakes wrk completed during the measured run.
+        [ -s "$out.hs" ] || die "no handshake counts from wrk (LD_PRELOAD of $SHIM did not take)"
+        read -r _ hs_full _ hs_resumed <"$out.hs"
+        echo "$round $hs_full $hs_resumed" >>"$tmp/raw/$id.$name.hs"
+        if [ "$scheme" = https-full ] && [ "$hs_resumed" -gt 0 ]; then
+            echo "bench: WARNING: $name, $id, round $round: $hs_resumed handshakes were resumed" >&2
+        fi
+    fi
     # shellcheck disable=SC2086
     t1=$(cpu_ticks $pids)
     # shellcheck disable=SC2086
@@ -328,7 +412,7 @@ measure() {
             printf "%d %.1f %d %.2f %s %s %s %s %s %d %s\n", r, rps, n, cpu,
                 (cpu > 0 ? sprintf("%.0f", n / cpu) : "inf"), (d > 0 ? sprintf("%.0f", 100 * cpu / d) : "nan"),
                 p50, p99, mib, e, o }' >>"$tmp/raw/$id.$name"
-    printf '  round %d  %-3s %-6s %10.0f req/s  %6.2f CPU-s  %10s req/CPU-s  p99 %8s us  other load %3s %%%s\n' \
+    printf '  round %d  %-5s %-6s %10.0f req/s  %6.2f CPU-s  %10s req/CPU-s  p99 %8s us  other load %3s %%%s\n' \
         "$round" "$id" "$name" \
         "$rps" "$(awk -v t="$((t1 - t0))" -v k="$TCK" 'BEGIN { print t / k }')" \
         "$(tail -n1 "$tmp/raw/$id.$name" | cut -d' ' -f5)" "$p99" "$other" \
@@ -338,9 +422,9 @@ measure() {
 for round in $(seq "$ROUNDS"); do
     echo "== round $round/$ROUNDS =="
     for s in "${SCENARIOS[@]}"; do
-        IFS='|' read -r id _ conns path servers _ header <<<"$s"
+        IFS='|' read -r id _ conns path servers _ header scheme <<<"$s"
         for name in $servers; do
-            measure "$id" "$name" "$conns" "$path" "$round" "$header"
+            measure "$id" "$name" "$conns" "$path" "$round" "$header" "$scheme"
         done
     done
 done
@@ -383,6 +467,13 @@ md=$tmp/latest.md
     echo "  above a few % took CPU from the server or wrk, and makes the figures unreliable."
     echo "- other programs' load before the run: ${idle_load} % of one CPU"
     echo "  \`fixed\` = bench/fixed.c, a fixed 1 KiB answer from memory: the physical limit, not a real server."
+    echo "- HTTPS rows: one self-signed ECDSA P-256 certificate (mica --make-cert) for both servers;"
+    echo "  nginx \`listen … ssl\`, ssl_protocols TLSv1.2 TLSv1.3, ssl_session_tickets on; mica --tls-port"
+    echo "  --cert --key. Both negotiate **$TLS_PARAMS** with wrk's (default OpenSSL) client, checked"
+    echo "  with openssl s_client. wrk keeps a connection's session across reconnects, so with"
+    echo "  Connection: close it resumes (row \"resumed\"); for the full-handshake row bench/tlsshim.c"
+    echo "  (LD_PRELOAD into wrk) drops the session before each handshake. It also counts the handshakes"
+    echo "  wrk completed, full and resumed (below each HTTPS table). $KTLS_NOTE"
     for s in "${SCENARIOS[@]}"; do
         IFS='|' read -r id title conns path servers headline _ <<<"$s"
         echo
@@ -399,6 +490,12 @@ md=$tmp/latest.md
                     n, rps, mib, cpu, util, rpc, p50 / 1000, p99 / 1000, e, o }'
         done
         echo
+        for name in $servers; do
+            [ -f "$tmp/raw/$id.$name.hs" ] || continue
+            awk -v n="$name" '{ f += $2; r += $3 } END {
+                printf "- %s: wrk completed %d handshakes, %d full and %d resumed (%.0f %% resumed)\n",
+                    n, f + r, f, r, (f + r > 0 ? 100 * r / (f + r) : 0) }' "$tmp/raw/$id.$name.hs"
+        done
         n=$tmp/raw/$id.nginx
         for name in $servers; do
             [ "$name" = nginx ] && continue

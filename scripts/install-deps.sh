@@ -2,13 +2,13 @@
 # SPDX-License-Identifier: MIT
 # Installs the Debian packages mica needs that this machine lacks.
 #   install-deps.sh build   what `make` needs (compiler, pkg-config, libraries)
-#   install-deps.sh test    that, plus what `make test` needs (cmocka, pytest, curl …)
+#   install-deps.sh test    that, plus what `make test` needs (cmocka, pytest, curl, openssl …)
 #   install-deps.sh bench   that, plus what `make bench` needs (wrk, nginx)
 # Only missing packages are installed; apt-get runs through sudo when not root.
 set -eu
 
 build="gcc make pkg-config libssl-dev zlib1g-dev libbrotli-dev libcjson-dev libsqlite3-dev libcrypt-dev"
-test="$build libcmocka-dev python3-pytest python3-requests curl chromium"
+test="$build libcmocka-dev python3-pytest python3-requests curl chromium openssl"
 bench="$test wrk nginx-light"
 
 case "${1:-build}" in

@@ -1437,6 +1437,7 @@ const char *config_usage(void)
            "  -V, --version             print the version and exit\n"
            "\n"
            "More keys (limits, timeouts, cache, admin, headers, tls.redirect_http,\n"
-           "tls.hsts_max_age, metrics) are spelled out with their defaults in config.json.\n"
+           "tls.hsts_max_age, metrics, trusted_proxies) are spelled out with their\n"
+           "defaults in config.json.\n"
            "Exit status: 0 on success, 1 on a configuration or start-up error.\n";
 }

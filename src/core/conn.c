@@ -1155,7 +1155,6 @@ void conn_on_timeout(struct conn *c, enum conn_timeout kind)
 
 void conn_drain(struct conn *c)
 {
-    if (!conn_has_output(c) && c->rpos == c->rlen &&
-        (c->state == CONN_HEAD || c->state == CONN_HANDSHAKE))
+    if (!conn_has_output(c) && c->rpos == c->rlen && !c->is_fresh && c->state == CONN_HEAD)
         conn_close(c);
 }

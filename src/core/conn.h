@@ -129,8 +129,8 @@ void conn_on_timeout(struct conn *c, enum conn_timeout kind);
 /* The store finished job, for c's request (c may be a zombie). */
 void conn_on_job(struct conn *c, struct store_job *job);
 
-/* Shutdown: closes c if it is idle between requests; otherwise it closes after its
- * current response. */
+/* Shutdown: closes c if it is idle between requests (a fresh connection is not: its
+ * first request may be on its way); otherwise it closes after its current response. */
 void conn_drain(struct conn *c);
 
 /* Closes the socket and returns c to its worker's pool. */

@@ -217,6 +217,11 @@ static struct site *site_new(const struct config *cfg, struct site *old, char er
     if (site->templates_fd < 0)
         log_warn("templates \"%s\": %s: built-in pages are used", cfg->templates_dir,
                  strerror(errno));
+    /* What a path resolves to may change with a reload (the root, index files, clean
+     * URLs …): the cache starts empty. It is shared when its settings are the same, and an
+     * old one kept for a request in flight holds nothing. */
+    if (old)
+        cache_clear(old->cache);
     if (old && same_cache_settings(old->cfg, cfg)) {
         site->cache = old->cache;
     } else if (cfg->cache.enabled && cfg->cache.max_bytes > 0) {
@@ -312,6 +317,7 @@ static void reload(struct server *s)
     log_reconfigure(next->log_level, next->access_log, next->error_log);
     atomic_store(&s->max_conns, connection_budget(next, s->n_workers));
     atomic_store_explicit(&s->site, site, memory_order_release);
+    cache_clear(site->cache); /* what requests still on the old site may have added */
     log_info("SIGHUP: configuration reloaded%s", next->config_path ? "" : " (defaults)");
 }
 

@@ -317,19 +317,23 @@ static int worker_timeout(struct worker *w)
 static void worker_begin_stop(struct worker *w)
 {
     w->stopping = true;
+    /* Connections already in the accept queue were promised service: take them before
+     * closing the listener (closing it would reset them). They are answered with
+     * Connection: close like everything else from now on. */
     for (unsigned i = 0; i < w->n_listeners; i++) {
+        for (int round = 0; round < 32 && !w->listeners[i].is_paused; round++)
+            worker_accept(w, &w->listeners[i]); /* up to 32 batches: bounded */
         close(w->listeners[i].fd);
         w->listeners[i].fd = -1;
     }
     w->n_listeners = 0;
-    const enum conn_timeout waiting[] = {CONN_TIMEOUT_IDLE, CONN_TIMEOUT_HEAD};
-    for (int i = 0; i < 2; i++) {
-        struct timer *t = w->timers[waiting[i]].head;
-        while (t) {
-            struct timer *next = t->next;
-            conn_drain(conn_of(t));
-            t = next;
-        }
+    /* Idle keep-alive connections close now. Fresh ones (a request may be on its way)
+     * and those in the middle of a request finish, within their deadlines. */
+    struct timer *t = w->timers[CONN_TIMEOUT_IDLE].head;
+    while (t) {
+        struct timer *next = t->next;
+        conn_drain(conn_of(t));
+        t = next;
     }
 }
 

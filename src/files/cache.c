@@ -177,6 +177,17 @@ static struct cache_entry *shard_find(struct shard *s, struct slice key, uint64_
     return NULL;
 }
 
+void cache_clear(struct cache *c)
+{
+    for (int i = 0; c && i < CACHE_SHARDS; i++) {
+        struct shard *s = &c->shards[i];
+        pthread_mutex_lock(&s->lock);
+        while (s->lru_head)
+            shard_unlink(s, s->lru_head);
+        pthread_mutex_unlock(&s->lock);
+    }
+}
+
 void cache_free(struct cache *c)
 {
     if (!c)

@@ -138,4 +138,8 @@ static inline void cache_release(struct cache_entry *e)
 
 void cache_totals(struct cache *c, struct cache_totals *t);
 
+/* Forgets every entry (a reload: what a path resolves to may have changed). Entries in use
+ * stay alive until released. */
+void cache_clear(struct cache *c);
+
 #endif

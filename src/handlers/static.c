@@ -38,6 +38,7 @@ enum {
 /* What is served: the file's metadata and where its bytes are. */
 struct rep {
     const char *type;
+    bool compressible;
     struct validators v;
     struct slice last_modified;
     uint64_t size;
@@ -45,6 +46,8 @@ struct rep {
     struct cache_entry *entry; /* keeps data alive; referenced, or NULL */
     int fd;                    /* the open file, or -1 (open `file` when needed) */
     const char *file;          /* path relative to the root */
+    bool is_scratch;           /* data is in env->scratch (compressed for this request) */
+    char etag_buf[80];         /* for an ETag made for this request */
 };
 
 /* Opens the first of `names` that is a regular file in folder dir ("." for the root);
@@ -179,6 +182,10 @@ static int resolve(struct env *env, const struct request *req, struct response *
 static bool set_body(struct response *resp, struct rep *rep, const struct env *env,
                      uint64_t start, uint64_t len)
 {
+    if (rep->data && rep->is_scratch) {
+        response_set_body(resp, rep->type, slice_make(rep->data + start, len));
+        return true;
+    }
     if (rep->data) {
         ref_get(&rep->entry->ref);
         response_set_shared(resp, rep->type, slice_make(rep->data + start, len),
@@ -271,6 +278,41 @@ static struct cache_variant *get_variant(struct env *env, struct cache_entry *e,
 }
 
 /*
+ * Without the cache (cache.enabled false): a small file is compressed for this request
+ * alone, into the scratch buffer. Costly, which is what the cache is for.
+ */
+static void compress_uncached(struct env *env, const struct request *req, struct response *resp,
+                              struct rep *rep)
+{
+    if (rep->size < COMPRESS_MIN_BYTES || rep->size > env->cfg->cache.max_file_bytes ||
+        rep->fd < 0)
+        return;
+    enum encoding enc =
+        encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], (1u << ENC_GZIP) | (1u << ENC_BR));
+    if (enc == ENC_IDENTITY)
+        return;
+    struct buf raw;
+    buf_init(&raw, NULL, 0, 0);
+    bool ok = buf_reserve(&raw, rep->size) &&
+              pread(rep->fd, raw.data, rep->size, 0) == (ssize_t)rep->size;
+    size_t mark = env->scratch->len;
+    ok = ok && compress_body(enc, raw.data, rep->size, env->scratch) == 0 &&
+         env->scratch->len - mark < rep->size;
+    buf_free(&raw);
+    if (!ok) {
+        env->scratch->len = mark;
+        return;
+    }
+    rep->v.etag = variant_etag(rep->v.etag, enc, rep->etag_buf, sizeof(rep->etag_buf));
+    rep->data = env->scratch->data + mark;
+    rep->size = env->scratch->len - mark;
+    rep->is_scratch = true;
+    close(rep->fd);
+    rep->fd = -1;
+    response_header(resp, "Content-Encoding", slice_str(encoding_name(enc)));
+}
+
+/*
  * Content negotiation for compressible types (RFC 9110 §12.5.3): they all say
  * Vary: Accept-Encoding; when the client accepts gzip or brotli, rep becomes that variant.
  * Ranges are answered from the identity bytes, and only cached content is compressed
@@ -280,11 +322,15 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
                             struct rep *rep)
 {
     struct cache_entry *e = rep->entry;
-    if (!e || !e->compressible)
+    if (!rep->compressible)
         return;
     response_header(resp, "Vary", SLICE_LIT("Accept-Encoding"));
     if (!env->cfg->compression || (req->known[HDR_RANGE].ptr && req->method == HTTP_GET))
         return;
+    if (!e) {
+        compress_uncached(env, req, resp, rep);
+        return;
+    }
     unsigned available = 0;
     for (enum encoding enc = ENC_GZIP; enc < ENC_COUNT; enc++) {
         struct cache_variant *v = cache_variant(e, enc);
@@ -416,6 +462,7 @@ static void rep_from_entry(struct rep *rep, struct cache_entry *e, int fd)
 {
     *rep = (struct rep){
         .type = e->type,
+        .compressible = e->compressible,
         .v = {e->etag, e->mtime.tv_sec},
         .last_modified = e->last_modified,
         .size = e->size,
@@ -520,8 +567,13 @@ static int serve_path(struct env *env, const struct request *req, struct respons
             }
             if (!e) {
                 /* No cache (disabled, or out of memory): serve from the file. */
-                rep = (struct rep){m->type, {meta.etag, st.st_mtim.tv_sec}, meta.last_modified,
-                                   (uint64_t)st.st_size, NULL, NULL, fd, path};
+                rep = (struct rep){.type = m->type,
+                                   .compressible = m->compressible,
+                                   .v = {meta.etag, st.st_mtim.tv_sec},
+                                   .last_modified = meta.last_modified,
+                                   .size = (uint64_t)st.st_size,
+                                   .fd = fd,
+                                   .file = path};
                 int status = serve(env, req, resp, &rep);
                 if (rep.fd >= 0)
                     close(rep.fd);
