@@ -531,6 +531,35 @@ done:
     addr_text(&who, out);
 }
 
+/* env->local_addr: getsockname on the request's connection (env->owner). */
+static bool local_addr(const struct env *env, char *out, size_t cap)
+{
+    const struct conn *c = env->owner;
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    if (cap < INET6_ADDRSTRLEN + 2 || getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0)
+        return false;
+    struct in6_addr a = {0};
+    if (ss.ss_family == AF_INET6) {
+        a = ((struct sockaddr_in6 *)&ss)->sin6_addr;
+    } else if (ss.ss_family == AF_INET) {
+        a.s6_addr[10] = a.s6_addr[11] = 0xff;
+        memcpy(&a.s6_addr[12], &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else {
+        return false;
+    }
+    if (IN6_IS_ADDR_V4MAPPED(&a)) {
+        addr_text(&a, out);
+    } else {
+        out[0] = '[';
+        addr_text(&a, out + 1);
+        size_t n = strlen(out);
+        out[n] = ']';
+        out[n + 1] = '\0';
+    }
+    return true;
+}
+
 /* Fresh per-request state in the worker's env and response. */
 static struct response *conn_prepare(struct conn *c, const struct request *req)
 {
@@ -546,6 +575,7 @@ static struct response *conn_prepare(struct conn *c, const struct request *req)
     w->env.auth_rejected = false;
     w->env.form = w->env.files = NULL;
     w->env.owner = c;
+    w->env.local_addr = local_addr;
     w->env.is_tls = c->ssl != NULL;
     /* One site per request: a reload in between changes the next request, not this one. */
     const struct site *site = server_site(w->srv);

@@ -312,6 +312,9 @@ static void reload(struct server *s)
     char fingerprint[96];
     if (s->tls && tls_reload(s->tls, next, fingerprint, err) != 0)
         log_error("SIGHUP: %s (the old certificate stays)", err);
+    else if (s->tls)
+        log_info("SIGHUP: TLS certificate%s%s", fingerprint[0] ? " SHA-256 " : " reloaded",
+                 fingerprint);
     site->owns_cfg = true;
     site->older = cur;
     log_reconfigure(next->log_level, next->access_log, next->error_log);

@@ -80,6 +80,10 @@ struct tls {
     time_t rotated_s; /* CLOCK_MONOTONIC seconds of the last rotation */
 
     EVP_CIPHER *aes; /* AES-256-CBC, fetched once rather than on every ticket */
+
+    /* A self-signed certificate survives reloads: clients may have pinned it. */
+    bool is_self_signed;
+    char fingerprint[FINGERPRINT_SIZE];
 };
 
 __attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt, ...)
@@ -227,6 +231,10 @@ static int ticket_key_cb(SSL *ssl, unsigned char key_name[16], unsigned char *iv
         k = t->current;
     } else if (memcmp(key_name, t->current.name, TICKET_NAME_BYTES) == 0) {
         k = t->current;
+        /* TLS 1.3 clients (browsers, curl, wrk) use a ticket once: always issue a fresh
+         * one, or only every other connection would resume. */
+        if (SSL_version(ssl) == TLS1_3_VERSION)
+            rc = 2;
     } else if (t->has_previous && memcmp(key_name, t->previous.name, TICKET_NAME_BYTES) == 0) {
         k = t->previous;
         rc = 2;
@@ -585,6 +593,8 @@ int tls_open(struct tls **out, const struct config *cfg, char fingerprint[96], c
     if (t->ctx == NULL) {
         goto fail;
     }
+    t->is_self_signed = cfg->tls.self_signed;
+    memcpy(t->fingerprint, fingerprint, FINGERPRINT_SIZE);
     *out = t;
     return 0;
 fail:
@@ -608,6 +618,12 @@ void tls_close(struct tls *t)
 
 int tls_reload(struct tls *t, const struct config *cfg, char fingerprint[96], char err[256])
 {
+    if (cfg->tls.self_signed && t->is_self_signed) {
+        /* Nothing on disk to reload, and a new key would break every client that pinned
+         * the fingerprint printed at start (logrotate sends SIGHUP too). */
+        memcpy(fingerprint, t->fingerprint, FINGERPRINT_SIZE);
+        return 0;
+    }
     char fresh_fingerprint[FINGERPRINT_SIZE];
     SSL_CTX *fresh = ctx_new(t, cfg, fresh_fingerprint, err);
     if (fresh == NULL) {
@@ -619,6 +635,8 @@ int tls_reload(struct tls *t, const struct config *cfg, char fingerprint[96], ch
     pthread_mutex_unlock(&t->ctx_lock);
     SSL_CTX_free(old); /* connections made from it hold their own references */
     memcpy(fingerprint, fresh_fingerprint, FINGERPRINT_SIZE);
+    t->is_self_signed = cfg->tls.self_signed;
+    memcpy(t->fingerprint, fresh_fingerprint, FINGERPRINT_SIZE);
     return 0;
 }
 

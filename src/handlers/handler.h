@@ -43,7 +43,10 @@ struct env {
     struct path_result rel_info;
     char url_path[PATH_MAX_BYTES + 2]; /* the same as a URL path: "/" + rel */
     struct buf *scratch;     /* reset before each request; holds generated bodies */
-    char client_ip[48];      /* the peer address as text */
+    char client_ip[48];      /* the client's address as text */
+    /* Our own address on this connection as URL host text ("192.0.2.1", "[::1]"), for the
+     * rare answer that needs it; false if unknown. */
+    bool (*local_addr)(const struct env *env, char *out, size_t cap);
     bool is_tls;             /* the request came over HTTPS */
     const char *user;        /* the authenticated admin (auth_identify), or NULL */
     bool auth_rejected;      /* this request's credentials were checked and wrong */

@@ -2,6 +2,7 @@
 /* The route table and the steps of a request; see router.h. */
 #include "handlers/router.h"
 
+#include <arpa/inet.h>
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -111,6 +112,13 @@ static enum router_step redirect_https(struct env *env, const struct request *re
                                        struct response *resp)
 {
     struct slice host = req->known[HDR_HOST];
+    char local[INET6_ADDRSTRLEN + 2];
+    if (!host.ptr || host.len == 0) {
+        /* HTTP/1.0 without Host: the address the client reached us at. */
+        host = SLICE_LIT("localhost");
+        if (env->local_addr(env, local, sizeof(local)))
+            host = slice_str(local);
+    }
     size_t n = host.len;
     if (n && host.ptr[n - 1] != ']') { /* "[::1]:80" keeps its brackets, loses the port */
         const char *colon = memrchr(host.ptr, ':', n);
