@@ -37,7 +37,11 @@
 enum {
     BATCH_BYTES = 64 * 1024,   /* stop answering pipelined requests past this much output */
     RUN_BUDGET = 64,           /* responses and reads per turn before others get theirs */
-    SENDFILE_CHUNK = 1 << 20,  /* bytes per sendfile call */
+    /* Bytes per sendfile call. Measured on loopback with 1 MiB files: 1 MiB calls reach
+     * 2.2 GB/s at 1.12 CPU-s per GB; 256 KiB calls 4.3 GB/s at 0.62 (128 KiB: 4.6 GB/s
+     * at 0.79). Smaller calls keep the socket buffer flowing instead of filling it in one
+     * burst and waiting for it to drain. */
+    SENDFILE_CHUNK = 256 * 1024,
     LINGER_MS = 2000,          /* how long a rejected client may keep sending */
     LINGER_BYTES = 256 * 1024, /* … and how much */
     OUT_MAX_BYTES = 64 << 20,  /* the output buffer never grows past this */
