@@ -90,7 +90,8 @@ int main(int argc, char **argv)
         status = make_cert(cfg.make_cert_dir);
         break;
     case CONFIG_RUN:
-        if (log_open(cfg.log_level, cfg.access_log, cfg.error_log, err) != 0 || server_run(&cfg, argc, argv, err) != 0) {
+        if (log_open(cfg.log_level, cfg.access_log, cfg.error_log, err) != 0 ||
+            server_run(&cfg, argc, argv, err) != 0) {
             fprintf(stderr, "mica: %s\n", err);
             status = 1;
         }

@@ -991,8 +991,8 @@ int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t
         return fail(err, "\"bind\": \"%.64s\" is not an address", bind);
     memcpy(host, h, n);
     host[n] = '\0';
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                             .ai_flags = AI_PASSIVE};
+    struct addrinfo hints = {
+        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
     struct addrinfo *res = NULL;
     int rc = getaddrinfo(host, NULL, &hints, &res);
     if (rc != 0 || res == NULL)

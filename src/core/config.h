@@ -55,10 +55,10 @@ struct config_net {
 struct config {
     char *config_path; /* the file read, or NULL when none was */
 
-    int port;       /* 0..65535, 0 = any free port */
-    char *bind;     /* NULL = all interfaces, IPv4 and IPv6 */
-    char *root;     /* an existing directory */
-    int threads;    /* 1..1024; default: online CPUs */
+    int port;    /* 0..65535, 0 = any free port */
+    char *bind;  /* NULL = all interfaces, IPv4 and IPv6 */
+    char *root;  /* an existing directory */
+    int threads; /* 1..1024; default: online CPUs */
     char *default_page;
     char *not_found_page;
     char *templates_dir;

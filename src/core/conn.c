@@ -35,8 +35,8 @@
 #include "store/store.h"
 
 enum {
-    BATCH_BYTES = 64 * 1024,   /* stop answering pipelined requests past this much output */
-    RUN_BUDGET = 64,           /* responses and reads per turn before others get theirs */
+    BATCH_BYTES = 64 * 1024, /* stop answering pipelined requests past this much output */
+    RUN_BUDGET = 64,         /* responses and reads per turn before others get theirs */
     /* Bytes per sendfile call. Measured on loopback with 1 MiB files: 1 MiB calls reach
      * 2.2 GB/s at 1.12 CPU-s per GB; 256 KiB calls 4.3 GB/s at 0.62 (128 KiB: 4.6 GB/s
      * at 0.79). Smaller calls keep the socket buffer flowing instead of filling it in one
@@ -51,7 +51,7 @@ enum {
     SMALL_BODY_BYTES = 512,
     OUT_INITIAL_BYTES = 256,
 #else
-    OUT_INITIAL_BYTES = 1 << 30, /* the whole block */
+    OUT_INITIAL_BYTES = 1 << 30,  /* the whole block */
     SMALL_BODY_BYTES = 16 * 1024, /* smaller bodies are copied into the output buffer */
 #endif
 };
@@ -186,8 +186,8 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tl
     }
     struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
     if ((is_tls && !c->ssl) || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        log_error("new connection: %s", is_tls && !c->ssl ? "out of memory for TLS"
-                                                            : strerror(errno));
+        log_error("new connection: %s",
+                  is_tls && !c->ssl ? "out of memory for TLS" : strerror(errno));
         if (c->ssl)
             tls_free(c->ssl);
         close(fd);
@@ -198,7 +198,8 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tl
     stats_add(&w->stats->connections_accepted, 1);
     stats_add(&w->stats->connections_active, 1);
     /* The first request's head must arrive within header_timeout_s of the accept. */
-    timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer, w->now_ms + (uint64_t)conn_cfg(c)->header_timeout_s * 1000);
+    timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer,
+              w->now_ms + (uint64_t)conn_cfg(c)->header_timeout_s * 1000);
     return true;
 }
 
@@ -297,8 +298,7 @@ static size_t log_field(char *out, size_t cap, struct slice v)
  * response in microseconds. BYTES counts the body bytes queued. req is NULL for a request
  * that was rejected before it could be parsed.
  */
-static void conn_log_access(struct conn *c, const struct request *req,
-                            const struct stats_event *ev)
+static void conn_log_access(struct conn *c, const struct request *req, const struct stats_event *ev)
 {
     struct worker *w = c->w;
     char peer[INET6_ADDRSTRLEN], line_text[2048], referer[512], agent[512];
@@ -322,9 +322,9 @@ static void conn_log_access(struct conn *c, const struct request *req,
     if (req && w->env.user)
         log_escape(user, sizeof(user), slice_str(w->env.user));
     char line[4096];
-    int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n",
-                     peer, user, w->clf_date, line_text, ev->status,
-                     (unsigned long long)ev->bytes, referer, agent, (unsigned long long)ev->usec);
+    int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n", peer,
+                     user, w->clf_date, line_text, ev->status, (unsigned long long)ev->bytes,
+                     referer, agent, (unsigned long long)ev->usec);
     if (n > 0 && c->ssl && (size_t)n < sizeof(line)) {
         /* Over HTTPS two more fields: the protocol and the SNI name the client asked for. */
         char sni[256];
@@ -407,7 +407,8 @@ static void conn_reject(struct conn *c, int status, const char *reason)
 {
     struct worker *w = c->w;
     uint64_t suppressed;
-    if (log_enabled(LOG_INFO) && log_limit_allow(&w->reject_limit, (uint64_t)w->now_s, &suppressed)) {
+    if (log_enabled(LOG_INFO) &&
+        log_limit_allow(&w->reject_limit, (uint64_t)w->now_s, &suppressed)) {
         char peer[INET6_ADDRSTRLEN];
         conn_peer_text(c, peer);
         log_info("%s: %d %s%s", peer, status, reason,
@@ -456,8 +457,8 @@ static const struct request *conn_body_request(struct conn *c)
 {
     size_t scan = 0;
     struct request_error err;
-    enum request_status st = request_parse(c->body->head, c->body->head_len,
-                                           c->body->head_len, &scan, &c->w->req, &err);
+    enum request_status st =
+        request_parse(c->body->head, c->body->head_len, c->body->head_len, &scan, &c->w->req, &err);
     assert(st == REQUEST_DONE); /* it parsed before, byte for byte */
     (void)st;
     return &c->w->req;
@@ -519,7 +520,8 @@ static void client_address(const struct conn *c, const struct request *req, char
             bool more = true;
             while (more && v.len > 0) {
                 const char *comma = memrchr(v.ptr, ',', v.len);
-                struct slice item = comma ? slice_make(comma + 1, v.len - (size_t)(comma + 1 - v.ptr)) : v;
+                struct slice item =
+                    comma ? slice_make(comma + 1, v.len - (size_t)(comma + 1 - v.ptr)) : v;
                 v.len = comma ? (size_t)(comma - v.ptr) : 0;
                 struct in6_addr a;
                 if (!parse_addr(item, &a))
@@ -764,8 +766,8 @@ static void conn_answer(struct conn *c, const struct request *req)
         return;
     }
     router_call_free(call);
-    if (has_body && !resp->close && !req->expect_continue && req->keep_alive &&
-        !c->w->stopping && conn_body_start(c, req, NULL)) {
+    if (has_body && !resp->close && !req->expect_continue && req->keep_alive && !c->w->stopping &&
+        conn_body_start(c, req, NULL)) {
         c->state = CONN_BODY; /* discarded behind the response */
         conn_respond(c, req, resp, false);
         return;
@@ -844,8 +846,8 @@ static enum io_result conn_flush_tls(struct conn *c, bool *progress)
     for (;;) {
         while (c->out_sent < c->out.len) {
             size_t n;
-            enum io_result r = tls_send(c->ssl, c->out.data + c->out_sent,
-                                        c->out.len - c->out_sent, &n);
+            enum io_result r =
+                tls_send(c->ssl, c->out.data + c->out_sent, c->out.len - c->out_sent, &n);
             if (r != IO_OK)
                 return r;
             c->out_sent += n;
@@ -990,7 +992,8 @@ static void conn_set_timer(struct conn *c, bool progress)
     const struct config *cfg = conn_cfg(c);
     if (conn_has_output(c)) {
         if (progress || c->timer.list != &w->timers[CONN_TIMEOUT_SEND])
-            timer_arm(&w->timers[CONN_TIMEOUT_SEND], &c->timer, w->now_ms + (uint64_t)cfg->send_timeout_s * 1000);
+            timer_arm(&w->timers[CONN_TIMEOUT_SEND], &c->timer,
+                      w->now_ms + (uint64_t)cfg->send_timeout_s * 1000);
     } else if (c->state == CONN_LINGER) {
         if (c->timer.list != &w->timers[CONN_TIMEOUT_LINGER])
             timer_arm(&w->timers[CONN_TIMEOUT_LINGER], &c->timer, w->now_ms + LINGER_MS);
@@ -999,11 +1002,13 @@ static void conn_set_timer(struct conn *c, bool progress)
             timer_arm(&w->timers[CONN_TIMEOUT_WAIT], &c->timer, w->now_ms + WAIT_MS);
     } else if (c->state == CONN_BODY) {
         if (progress || c->timer.list != &w->timers[CONN_TIMEOUT_BODY])
-            timer_arm(&w->timers[CONN_TIMEOUT_BODY], &c->timer, w->now_ms + (uint64_t)cfg->body_timeout_s * 1000);
+            timer_arm(&w->timers[CONN_TIMEOUT_BODY], &c->timer,
+                      w->now_ms + (uint64_t)cfg->body_timeout_s * 1000);
     } else if (c->rpos < c->rlen || c->is_fresh) {
         /* The head deadline runs from its first byte, however the rest trickles in. */
         if (c->timer.list != &w->timers[CONN_TIMEOUT_HEAD])
-            timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer, w->now_ms + (uint64_t)cfg->header_timeout_s * 1000);
+            timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer,
+                      w->now_ms + (uint64_t)cfg->header_timeout_s * 1000);
     } else {
         conn_release_buffers(c);
         if (c->timer.list != &w->timers[CONN_TIMEOUT_IDLE])
@@ -1026,9 +1031,10 @@ static bool conn_plain_on_tls(struct conn *c)
     for (ssize_t i = 0; i < n && peek[i] != ' '; i++)
         if (peek[i] < 'A' || peek[i] > 'Z')
             return false;
-    static const char msg[] = "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-                              "Content-Length: 44\r\nConnection: close\r\n\r\n"
-                              "This port speaks HTTPS: use an https:// URL\n";
+    static const char msg[] =
+        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
+        "Content-Length: 44\r\nConnection: close\r\n\r\n"
+        "This port speaks HTTPS: use an https:// URL\n";
     if (send(c->fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* A fresh socket's buffer takes this; if not, the close says enough. */
     }

@@ -14,9 +14,9 @@
  *   CONN_LINGER an error was answered and the write side shut: input is drained until the
  *               peer closes or a short timeout, so the response is not lost to a reset.
  * Independently, the output queue holds response bytes (out) and at most one body segment
- * after them: a file range (sendfile) or shared memory (writev with out). While output is pending no new request is parsed, so
- * responses leave in request order; complete pipelined requests already buffered are
- * answered together and their responses go out in one send.
+ * after them: a file range (sendfile) or shared memory (writev with out). While output is pending
+ * no new request is parsed, so responses leave in request order; complete pipelined requests
+ * already buffered are answered together and their responses go out in one send.
  *
  * Every connection that is waiting is armed on exactly one of its worker's timer lists,
  * chosen by what it waits for: the head deadline, keep-alive idle, body, send, linger.
@@ -87,14 +87,14 @@ struct conn {
     struct conn *ready_next;
     struct timer timer;
 
-    char *rbuf;    /* pool block of w->block_bytes, NULL while idle */
-    uint32_t rlen; /* bytes in rbuf */
-    uint32_t rpos; /* start of the next request */
-    size_t scan;   /* request_parse's progress within the next request */
+    char *rbuf;             /* pool block of w->block_bytes, NULL while idle */
+    uint32_t rlen;          /* bytes in rbuf */
+    uint32_t rpos;          /* start of the next request */
+    size_t scan;            /* request_parse's progress within the next request */
     struct conn_body *body; /* while in CONN_BODY, from the worker's pool */
 
-    struct buf out;    /* response bytes; starts on out_block, may move to the heap */
-    char *out_block;   /* pool block, NULL while idle */
+    struct buf out;  /* response bytes; starts on out_block, may move to the heap */
+    char *out_block; /* pool block, NULL while idle */
     size_t out_sent;
     /* The body segment sent after out: a file range, or shared memory. */
     union {

@@ -22,10 +22,10 @@
 #include "util/buf.h"
 
 enum {
-    WAKE_BYTES = 64 * 1024,        /* a buffer this full wakes the logger at once */
+    WAKE_BYTES = 64 * 1024,          /* a buffer this full wakes the logger at once */
     BUF_MAX_BYTES = 4 * 1024 * 1024, /* past this a line is dropped (counted as lost) */
-    LINE_MAX_BYTES = 2048,         /* one error.log line */
-    LOST_REPORT_S = 60,            /* how often lost lines are reported */
+    LINE_MAX_BYTES = 2048,           /* one error.log line */
+    LOST_REPORT_S = 60,              /* how often lost lines are reported */
 };
 
 enum { LOG_ACCESS, LOG_ERRORS, LOG_KINDS };
@@ -186,8 +186,7 @@ static void reopen_files(void)
         }
         int fd;
         if (open_file(&nf, std_fds[k], &fd) != 0) {
-            log_write(LOG_ERROR, "opening %s: %s (keeping the old file)", nf.path,
-                      strerror(errno));
+            log_write(LOG_ERROR, "opening %s: %s (keeping the old file)", nf.path, strerror(errno));
             if (has_next)
                 free(next);
             continue;
@@ -272,8 +271,7 @@ static void buf_pair_init(struct log_buf *b)
     }
 }
 
-int log_open(enum log_level level, const char *access_path, const char *error_path,
-             char err[256])
+int log_open(enum log_level level, const char *access_path, const char *error_path, char err[256])
 {
     const char *paths[LOG_KINDS] = {access_path, error_path};
     const int std_fds[LOG_KINDS] = {STDOUT_FILENO, STDERR_FILENO};
@@ -281,8 +279,8 @@ int log_open(enum log_level level, const char *access_path, const char *error_pa
     for (int k = 0; k < LOG_KINDS; k++) {
         struct log_file f = {strcmp(paths[k], "off") == 0 ? NULL : (char *)paths[k], -1, false};
         if (open_file(&f, std_fds[k], &fds[k]) != 0) {
-            snprintf(err, 256, "%s log \"%s\": %s", k == LOG_ACCESS ? "access" : "error",
-                     paths[k], strerror(errno));
+            snprintf(err, 256, "%s log \"%s\": %s", k == LOG_ACCESS ? "access" : "error", paths[k],
+                     strerror(errno));
             if (k == LOG_ERRORS && fds[LOG_ACCESS] > STDERR_FILENO)
                 close(fds[LOG_ACCESS]);
             return -1;
@@ -362,8 +360,7 @@ void log_chown(unsigned uid, unsigned gid)
     for (int k = 0; k < LOG_KINDS; k++) {
         const struct log_file *f = &L.files[k];
         if (f->fd >= 0 && !f->is_std && fchown(f->fd, uid, gid) != 0)
-            log_write(LOG_WARN, "%s: cannot give it to uid %u: %s", f->path, uid,
-                      strerror(errno));
+            log_write(LOG_WARN, "%s: cannot give it to uid %u: %s", f->path, uid, strerror(errno));
     }
 }
 

@@ -30,8 +30,7 @@ struct log_buf;
  * Opens both logs (paths, "-" for stdout/stderr, or "off"; a missing logs/ directory is
  * created) and starts the logger thread. Returns 0, or -1 with err naming the file.
  */
-int log_open(enum log_level level, const char *access_path, const char *error_path,
-             char err[256]);
+int log_open(enum log_level level, const char *access_path, const char *error_path, char err[256]);
 
 /* Writes out everything buffered, stops the logger thread and closes the files. */
 void log_close(void);

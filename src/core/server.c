@@ -127,8 +127,7 @@ static int open_listener(const struct config *cfg, struct sockaddr_storage *ss, 
               /* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
               setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
     if (ok && ss->ss_family == AF_INET6)
-        ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->bind ? &one : &zero,
-                        sizeof(int)) == 0;
+        ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->bind ? &one : &zero, sizeof(int)) == 0;
     if (!ok) {
         snprintf(err, 256, "setsockopt: %s", strerror(errno));
         goto fail;
@@ -244,19 +243,17 @@ fail:
  */
 static void keep_restart_only(struct config *next, const struct config *cur)
 {
-#define KEEP(field, what)                                                                      \
-    if (next->field != cur->field) {                                                           \
-        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays",         \
-                 what);                                                                        \
-        next->field = cur->field;                                                              \
+#define KEEP(field, what)                                                                          \
+    if (next->field != cur->field) {                                                               \
+        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays", what);     \
+        next->field = cur->field;                                                                  \
     }
-#define KEEP_STR(field, what)                                                                  \
-    if ((next->field == NULL) != (cur->field == NULL) ||                                       \
-        (next->field && strcmp(next->field, cur->field) != 0)) {                               \
-        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays",         \
-                 what);                                                                        \
-        free(next->field);                                                                     \
-        next->field = cur->field ? strdup(cur->field) : NULL;                                  \
+#define KEEP_STR(field, what)                                                                      \
+    if ((next->field == NULL) != (cur->field == NULL) ||                                           \
+        (next->field && strcmp(next->field, cur->field) != 0)) {                                   \
+        log_warn("SIGHUP: \"%s\" changed: it needs a restart; the running value stays", what);     \
+        free(next->field);                                                                         \
+        next->field = cur->field ? strdup(cur->field) : NULL;                                      \
     }
     KEEP(port, "port");
     KEEP(threads, "threads");
@@ -468,8 +465,8 @@ static unsigned connection_budget(const struct config *cfg, unsigned workers)
     unsigned budget = rl.rlim_cur > reserve ? (unsigned)(rl.rlim_cur - reserve) : 1;
     if (budget >= want)
         return want;
-    log_warn("max_connections %u is more than %llu open files allow: at most %u connections",
-             want, (unsigned long long)rl.rlim_cur, budget);
+    log_warn("max_connections %u is more than %llu open files allow: at most %u connections", want,
+             (unsigned long long)rl.rlim_cur, budget);
     return budget;
 }
 

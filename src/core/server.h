@@ -34,9 +34,9 @@ struct worker;
 struct site {
     const struct config *cfg;
     int root_fd;
-    int templates_fd;     /* or -1: built-in pages */
-    struct cache *cache;  /* the file cache, or NULL when disabled */
-    struct auth *auth;    /* the admin's sessions */
+    int templates_fd;                     /* or -1: built-in pages */
+    struct cache *cache;                  /* the file cache, or NULL when disabled */
+    struct auth *auth;                    /* the admin's sessions */
     bool owns_cfg, owns_cache, owns_auth; /* a reload shares what did not change */
     struct site *older;
 };
@@ -56,11 +56,11 @@ struct server {
     char fingerprint[96];     /* of a self-signed certificate, or "" */
     time_t started_at;
     uint64_t started_ms;
-    _Atomic unsigned active;     /* open connections over all workers */
-    _Atomic unsigned max_conns;  /* max_connections, within what RLIMIT_NOFILE allows */
-    _Atomic bool stopping;       /* stop accepting; finish what is in flight */
-    _Atomic bool force_stop;     /* the grace period is over: close everything */
-    _Atomic unsigned n_running;  /* workers still in their loop */
+    _Atomic unsigned active;         /* open connections over all workers */
+    _Atomic unsigned max_conns;      /* max_connections, within what RLIMIT_NOFILE allows */
+    _Atomic bool stopping;           /* stop accepting; finish what is in flight */
+    _Atomic bool force_stop;         /* the grace period is over: close everything */
+    _Atomic unsigned n_running;      /* workers still in their loop */
     _Atomic uint64_t fd_shortage_ms; /* when a worker last found no descriptor to spare */
 };
 

@@ -40,9 +40,9 @@ extern const uint64_t stats_bucket_us[STATS_BUCKETS - 1];
 /* One response, as the worker counts it. */
 struct stats_event {
     int status;
-    unsigned method; /* enum http_method, or STATS_METHODS - 1 when the request was not parsed */
-    uint64_t bytes;  /* body bytes */
-    uint64_t usec;   /* time to produce the response */
+    unsigned method;  /* enum http_method, or STATS_METHODS - 1 when the request was not parsed */
+    uint64_t bytes;   /* body bytes */
+    uint64_t usec;    /* time to produce the response */
     const char *path; /* for the top-k, or NULL */
     int64_t now_s;    /* wall clock */
 };

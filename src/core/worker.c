@@ -24,7 +24,7 @@
 enum {
     ACCEPT_BATCH = 64,
     EVENTS_MAX = 256,
-    PAUSE_MS = 100,       /* listeners rest this long when descriptors run out */
+    PAUSE_MS = 100,         /* listeners rest this long when descriptors run out */
     POOL_KEEP_BLOCKS = 256, /* buffers kept for reuse per worker */
     POOL_KEEP_CONNS = 1024,
     SHED_IDLE = 16, /* idle connections closed per shortage of descriptors */

@@ -54,13 +54,13 @@ struct worker {
         int fd;       /* eventfd: the main thread writes to it to stop us */
     } wake;
     struct {
-        uint8_t kind; /* EV_INBOX */
+        uint8_t kind;           /* EV_INBOX */
         struct store_inbox box; /* finished store jobs, for our connections */
     } inbox;
     struct listener listeners[WORKER_MAX_LISTENERS];
     unsigned n_listeners;
-    int reserve_fd;       /* spare descriptor, given up to shed a connection on EMFILE */
-    uint64_t resume_ms;   /* when paused listeners come back */
+    int reserve_fd;     /* spare descriptor, given up to shed a connection on EMFILE */
+    uint64_t resume_ms; /* when paused listeners come back */
 
     /* Timeouts, one list per kind (timer.h). */
     struct timer_list timers[CONN_TIMEOUT_COUNT];
@@ -73,7 +73,7 @@ struct worker {
     size_t block_bytes;
     unsigned n_conns;
     unsigned n_zombies; /* closed connections whose store job is not back yet */
-    bool stopping; /* draining for shutdown: no new requests on kept-alive connections */
+    bool stopping;      /* draining for shutdown: no new requests on kept-alive connections */
 
     uint64_t now_us;                 /* CLOCK_MONOTONIC, read once per iteration */
     uint64_t now_ms;                 /* the same in milliseconds */

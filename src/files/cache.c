@@ -15,7 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-
 enum {
     CACHE_SHARDS = 16,
     SHARD_BUCKETS = 1024, /* chains per shard; entries per shard are bounded by bytes */
@@ -216,8 +215,8 @@ struct cache_entry *cache_lookup(struct cache *c, struct slice key, uint64_t now
     }
     pthread_mutex_unlock(&s->lock);
     if (e)
-        *fresh = now_ms < atomic_load_explicit(&e->checked_ms, memory_order_relaxed) +
-                              CACHE_CHECK_MS;
+        *fresh =
+            now_ms < atomic_load_explicit(&e->checked_ms, memory_order_relaxed) + CACHE_CHECK_MS;
     return e;
 }
 

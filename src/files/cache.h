@@ -45,19 +45,19 @@ struct cache_variant {
 };
 
 struct cache_entry {
-    struct ref ref;               /* first: the connection holds entries as struct ref */
-    _Atomic uint64_t checked_ms;  /* when the file was last found unchanged */
+    struct ref ref;              /* first: the connection holds entries as struct ref */
+    _Atomic uint64_t checked_ms; /* when the file was last found unchanged */
     dev_t dev;
     ino_t ino;
     uint64_t size;
     struct timespec mtime;
-    const char *type;             /* Content-Type (static storage) */
+    const char *type; /* Content-Type (static storage) */
     bool compressible;
-    struct slice etag;            /* with its quotes */
-    struct slice last_modified;   /* IMF-fixdate */
-    struct slice key;             /* the request path it answers (see cache_key in static.c) */
-    struct slice file;            /* the file served, relative to the root (NUL-terminated) */
-    char *data;                   /* the whole content when small enough, else NULL */
+    struct slice etag;          /* with its quotes */
+    struct slice last_modified; /* IMF-fixdate */
+    struct slice key;           /* the request path it answers (see cache_key in static.c) */
+    struct slice file;          /* the file served, relative to the root (NUL-terminated) */
+    char *data;                 /* the whole content when small enough, else NULL */
     _Atomic(struct cache_variant *) variants[CACHE_VARIANTS]; /* set once, then immutable */
 
     /* Owned by the cache, under the shard lock. */

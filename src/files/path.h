@@ -21,7 +21,7 @@
 enum { PATH_MAX_BYTES = 4096 };
 
 struct path_result {
-    size_t len;         /* length of the relative path written to out ("." for the root) */
+    size_t len;          /* length of the relative path written to out ("." for the root) */
     bool trailing_slash; /* the URL path ended in '/' (a directory was asked for) */
 };
 

@@ -93,9 +93,8 @@ static int file_begin(void *ctx, struct slice name, struct slice filename,
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
         return 503;
     char path[64];
-    snprintf(path, sizeof(path), "%lld-%02x%02x%02x%02x%02x%02x%02x%02x",
-             (long long)time(NULL), rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6],
-             rnd[7]);
+    snprintf(path, sizeof(path), "%lld-%02x%02x%02x%02x%02x%02x%02x%02x", (long long)time(NULL),
+             rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     r->file_fd = openat(r->uploads_fd, path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
     if (r->file_fd < 0)
         return 503;
@@ -180,8 +179,8 @@ int form_reader_new(struct form_reader **out, const struct request *req, const s
     }
     if (kind == FORM_MULTIPART) {
         static const struct form_callbacks cb = {add_field, file_begin, file_data, file_end};
-        const struct form_limits lim = {FORM_MAX_FIELDS, FORM_MAX_FIELD_BYTES,
-                                        cfg->max_body_bytes, cfg->max_body_bytes};
+        const struct form_limits lim = {FORM_MAX_FIELDS, FORM_MAX_FIELD_BYTES, cfg->max_body_bytes,
+                                        cfg->max_body_bytes};
         struct request_error err;
         r->mp = malloc(sizeof(*r->mp));
         if (!r->mp) {
@@ -221,7 +220,7 @@ int form_reader_end(struct form_reader *r)
     if (r->kind == FORM_URLENCODED) {
         const struct form_limits lim = {FORM_MAX_FIELDS, FORM_MAX_FIELD_BYTES, 0, r->max_body};
         return urlencoded_parse(r->body.data, r->body.len, &lim, add_field, r, &err) ? 0
-                                                                                   : err.status;
+                                                                                     : err.status;
     }
     if (r->kind == FORM_MULTIPART && multipart_end(r->mp, &err) != MULTIPART_DONE)
         return err.status;

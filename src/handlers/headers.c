@@ -50,7 +50,8 @@ bool headers_preflight(const struct config *cfg, const char *path, const struct 
     if (!headers_set_by_rule(cfg, path, "Access-Control-Allow-Methods"))
         response_header(resp, "Access-Control-Allow-Methods", slice_str(allow_methods));
     /* The preflight's answer depends on these request headers. */
-    response_header(resp, "Vary", SLICE_LIT("Origin, Access-Control-Request-Method, "
-                                            "Access-Control-Request-Headers"));
+    response_header(resp, "Vary",
+                    SLICE_LIT("Origin, Access-Control-Request-Method, "
+                              "Access-Control-Request-Headers"));
     return true;
 }

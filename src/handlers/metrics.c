@@ -53,8 +53,7 @@ static void latency_histogram(struct buf *b, const struct env *env)
     uint64_t buckets[STATS_BUCKETS], sum_us[1];
     stats_sum_array(env->stats, env->n_workers, offsetof(struct stats, latency), buckets,
                     STATS_BUCKETS);
-    stats_sum_array(env->stats, env->n_workers, offsetof(struct stats, latency_us_sum), sum_us,
-                    1);
+    stats_sum_array(env->stats, env->n_workers, offsetof(struct stats, latency_us_sum), sum_us, 1);
     buf_printf(b, "# HELP mica_response_seconds Time to produce a response.\n"
                   "# TYPE mica_response_seconds histogram\n");
     uint64_t cumulative = 0;
@@ -90,11 +89,9 @@ int metrics_handle(struct env *env, const struct request *req, struct response *
     by_status_and_method(b, env);
     counter(b, "mica_bytes_sent_total", "Body bytes sent.", t.bytes_sent);
     gauge(b, "mica_connections_active", "Open client connections.", t.connections_active);
-    counter(b, "mica_connections_accepted_total", "Connections accepted.",
-            t.connections_accepted);
+    counter(b, "mica_connections_accepted_total", "Connections accepted.", t.connections_accepted);
     counter(b, "mica_connections_refused_total",
-            "Connections refused (max_connections or out of descriptors).",
-            t.connections_refused);
+            "Connections refused (max_connections or out of descriptors).", t.connections_refused);
     latency_histogram(b, env);
     counter(b, "mica_cache_hits_total", "Static requests answered from the file cache.",
             t.cache_hits);
@@ -104,8 +101,7 @@ int metrics_handle(struct env *env, const struct request *req, struct response *
     gauge(b, "mica_cache_entries", "Files in the file cache.", ct.entries);
     counter(b, "mica_log_lines_lost_total", "Log lines lost to write errors or overload.",
             log_lost_lines());
-    gauge(b, "mica_uptime_seconds", "Seconds since start.",
-          (env->now_ms - env->started_ms) / 1000);
+    gauge(b, "mica_uptime_seconds", "Seconds since start.", (env->now_ms - env->started_ms) / 1000);
     gauge(b, "mica_threads", "Worker threads.", env->n_workers);
     response_header(resp, "Cache-Control", SLICE_LIT("no-store"));
     response_set_body(resp, "text/plain; version=0.0.4; charset=utf-8", buf_slice(b));

@@ -49,8 +49,8 @@ static cJSON *query_object(const struct request *req)
         return q;
     char copy[8192];
     memcpy(copy, req->query.ptr, req->query.len);
-    struct form_limits lim = {.max_fields = 64, .max_field_bytes = 8192,
-                              .max_file_bytes = 0, .max_total_bytes = 8192};
+    struct form_limits lim = {
+        .max_fields = 64, .max_field_bytes = 8192, .max_file_bytes = 0, .max_total_bytes = 8192};
     struct request_error err;
     urlencoded_parse(copy, req->query.len, &lim, add_query_field, q, &err);
     return q;

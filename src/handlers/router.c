@@ -130,8 +130,8 @@ static enum router_step redirect_https(struct env *env, const struct request *re
         snprintf(port, sizeof(port), ":%d", env->cfg->tls.port);
     struct slice path = req->path.len == 1 && req->path.ptr[0] == '*' ? SLICE_LIT("/") : req->path;
     if (!response_headerf(resp, "Location", "https://%.*s%s%.*s%s%.*s", (int)n, host.ptr, port,
-                          (int)path.len, path.ptr, req->has_query ? "?" : "",
-                          (int)req->query.len, req->query.ptr))
+                          (int)path.len, path.ptr, req->has_query ? "?" : "", (int)req->query.len,
+                          req->query.ptr))
         response_error(resp, 414);
     else {
         resp->status = 308;
@@ -154,8 +154,8 @@ static bool path_matches(const struct route *r, const struct env *env)
 /* The route for env->rel and the method; NULL with *allowed set when only the method is
  * wrong. Plain routes come before prefix routes: a known path with the wrong method is a
  * 405, never the prefix's catch-all. */
-static const struct route *route_find(const struct env *env, enum http_method m,
-                                      unsigned *allowed, unsigned *flags)
+static const struct route *route_find(const struct env *env, enum http_method m, unsigned *allowed,
+                                      unsigned *flags)
 {
     *allowed = 0;
     *flags = 0;

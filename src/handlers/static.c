@@ -80,8 +80,7 @@ int static_not_found(struct env *env, struct response *resp)
     const char *name = env->cfg->not_found_page;
     int fd = name ? path_open(env->root_fd, name, O_NONBLOCK, &st) : -ENOENT;
     if (fd >= 0 && S_ISREG(st.st_mode)) {
-        response_set_file(resp, mime_for_path(slice_str(name))->type, fd, 0,
-                          (uint64_t)st.st_size);
+        response_set_file(resp, mime_for_path(slice_str(name))->type, fd, 0, (uint64_t)st.st_size);
         resp->status = 404;
         return 404;
     }
@@ -183,8 +182,8 @@ static int resolve(struct env *env, const struct request *req, struct response *
 }
 
 /* Sets resp's body to len bytes of rep from start: shared memory or the file. */
-static bool set_body(struct response *resp, struct rep *rep, const struct env *env,
-                     uint64_t start, uint64_t len)
+static bool set_body(struct response *resp, struct rep *rep, const struct env *env, uint64_t start,
+                     uint64_t len)
 {
     if (rep->data && rep->is_scratch) {
         response_set_body(resp, rep->type, slice_make(rep->data + start, len));
@@ -204,8 +203,7 @@ static bool set_body(struct response *resp, struct rep *rep, const struct env *e
     }
     if (rep->data) {
         ref_get(&rep->entry->ref);
-        response_set_shared(resp, rep->type, slice_make(rep->data + start, len),
-                            &rep->entry->ref);
+        response_set_shared(resp, rep->type, slice_make(rep->data + start, len), &rep->entry->ref);
         return true;
     }
     if (rep->fd < 0) {
@@ -246,10 +244,10 @@ static bool multipart_ranges(struct env *env, struct rep *rep, const struct rang
     struct buf *b = env->scratch;
     for (unsigned i = 0; i < rs->n; i++) {
         const struct byte_range *r = &rs->r[i];
-        if (!buf_printf(b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
-                        boundary, rep->type, (unsigned long long)r->start,
-                        (unsigned long long)(r->start + r->len - 1),
-                        (unsigned long long)rep->size) ||
+        if (!buf_printf(
+                b, "\r\n--%s\r\nContent-Type: %s\r\nContent-Range: bytes %llu-%llu/%llu\r\n\r\n",
+                boundary, rep->type, (unsigned long long)r->start,
+                (unsigned long long)(r->start + r->len - 1), (unsigned long long)rep->size) ||
             !buf_reserve(b, r->len))
             return false;
         if (rep->data)
@@ -300,8 +298,7 @@ static struct cache_variant *get_variant(struct env *env, struct cache_entry *e,
 static void compress_uncached(struct env *env, const struct request *req, struct response *resp,
                               struct rep *rep)
 {
-    if (rep->size < COMPRESS_MIN_BYTES || rep->size > env->cfg->cache.max_file_bytes ||
-        rep->fd < 0)
+    if (rep->size < COMPRESS_MIN_BYTES || rep->size > env->cfg->cache.max_file_bytes || rep->fd < 0)
         return;
     enum encoding enc =
         encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], (1u << ENC_GZIP) | (1u << ENC_BR));
@@ -404,18 +401,16 @@ static void attach_precompressed(struct env *env, struct cache_entry *e, const c
         close(fd);
         if (!usable)
             continue;
-        struct cache_variant *v =
-            cache_variant_new(variant_etag(e->etag, kinds[i].enc, tag, sizeof(tag)), data,
-                              data ? (struct slice){"", 0} : slice_make(name, (size_t)n), size,
-                              false);
+        struct cache_variant *v = cache_variant_new(
+            variant_etag(e->etag, kinds[i].enc, tag, sizeof(tag)), data,
+            data ? (struct slice){"", 0} : slice_make(name, (size_t)n), size, false);
         if (v)
             cache_variant_set(env->cache, e, kinds[i].enc, v);
     }
 }
 
 /* Preconditions, then ranges, then the whole representation. */
-static int serve(struct env *env, const struct request *req, struct response *resp,
-                 struct rep *rep)
+static int serve(struct env *env, const struct request *req, struct response *resp, struct rep *rep)
 {
     choose_encoding(env, req, resp, rep);
     /* HTML is revalidated on every use, so edits show at once (the validators keep that
@@ -440,18 +435,16 @@ static int serve(struct env *env, const struct request *req, struct response *re
         struct range_set rs;
         int r = range_parse(range, rep->size, &rs);
         if (r == 416) {
-            response_headerf(resp, "Content-Range", "bytes */%llu",
-                             (unsigned long long)rep->size);
+            response_headerf(resp, "Content-Range", "bytes */%llu", (unsigned long long)rep->size);
             return response_error(resp, 416);
         }
         if (r == 206 && rs.n == 1) {
             const struct byte_range *b = &rs.r[0];
             if (!set_body(resp, rep, env, b->start, b->len))
                 return static_not_found(env, resp);
-            response_headerf(resp, "Content-Range", "bytes %llu-%llu/%llu",
-                             (unsigned long long)b->start,
-                             (unsigned long long)(b->start + b->len - 1),
-                             (unsigned long long)rep->size);
+            response_headerf(
+                resp, "Content-Range", "bytes %llu-%llu/%llu", (unsigned long long)b->start,
+                (unsigned long long)(b->start + b->len - 1), (unsigned long long)rep->size);
             resp->status = 206;
             return 206;
         }
@@ -500,8 +493,8 @@ static bool spa_applies(const struct env *env, const struct request *req)
 {
     struct slice accept = req->known[HDR_ACCEPT];
     return env->cfg->spa_fallback && (req->method == HTTP_GET || req->method == HTTP_HEAD) &&
-           !has_extension(env->rel) && strncmp(env->url_path, "/api/", 5) != 0 &&
-           accept.ptr && memmem(accept.ptr, accept.len, "text/html", 9);
+           !has_extension(env->rel) && strncmp(env->url_path, "/api/", 5) != 0 && accept.ptr &&
+           memmem(accept.ptr, accept.len, "text/html", 9);
 }
 
 static int serve_path(struct env *env, const struct request *req, struct response *resp);
@@ -516,8 +509,7 @@ int static_handle(struct env *env, const struct request *req, struct response *r
     char url[PATH_MAX_BYTES + 2];
     int n = snprintf(url, sizeof(url), "/%s", env->cfg->spa_fallback);
     if (n <= 0 || (size_t)n >= sizeof(url) ||
-        path_normalize(slice_make(url, (size_t)n), rel, sizeof(rel), &pr) != 0 ||
-        pr.trailing_slash)
+        path_normalize(slice_make(url, (size_t)n), rel, sizeof(rel), &pr) != 0 || pr.trailing_slash)
         return status;
     response_drop_body(resp); /* the 404 page */
     response_init(resp, resp->headers.data, resp->headers.cap);

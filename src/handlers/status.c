@@ -39,8 +39,8 @@ int status_handle(struct env *env, const struct request *req, struct response *r
     cJSON *server = ctx ? cJSON_GetObjectItemCaseSensitive(ctx, "server") : NULL;
     if (!server)
         goto fail;
-    const char *names[] = {"uptime",   "uptime_s",           "started_at", "requests_total",
-                           "threads",  "active_connections", "version"};
+    const char *names[] = {"uptime",  "uptime_s",           "started_at", "requests_total",
+                           "threads", "active_connections", "version"};
     for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
         cJSON *v = cJSON_GetObjectItemCaseSensitive(server, names[i]);
         if (!v || !cJSON_AddItemToObject(ctx, names[i], cJSON_Duplicate(v, false)))

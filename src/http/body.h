@@ -47,7 +47,6 @@ void chunked_init(struct chunked *c);
  * chunk data decoded by this call. max_bytes bounds st->total.
  */
 enum chunked_status chunked_decode(struct chunked *st, char *buf, size_t len, uint64_t max_bytes,
-                                   size_t *consumed, size_t *data_len,
-                                   struct request_error *err);
+                                   size_t *consumed, size_t *data_len, struct request_error *err);
 
 #endif

@@ -43,8 +43,8 @@ static int brotli_body(const void *in, size_t len, struct buf *out)
     if (bound == 0 || !buf_reserve(out, bound))
         return -1;
     size_t n = bound;
-    if (!BrotliEncoderCompress(BROTLI_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len,
-                               in, &n, (uint8_t *)out->data + out->len))
+    if (!BrotliEncoderCompress(BROTLI_QUALITY, BROTLI_DEFAULT_WINDOW, BROTLI_MODE_TEXT, len, in, &n,
+                               (uint8_t *)out->data + out->len))
         return -1;
     out->len += n;
     return 0;
@@ -53,8 +53,11 @@ static int brotli_body(const void *in, size_t len, struct buf *out)
 int compress_body(enum encoding e, const void *in, size_t len, struct buf *out)
 {
     switch (e) {
-    case ENC_GZIP: return gzip_body(in, len, out);
-    case ENC_BR: return brotli_body(in, len, out);
-    default: return -1;
+    case ENC_GZIP:
+        return gzip_body(in, len, out);
+    case ENC_BR:
+        return brotli_body(in, len, out);
+    default:
+        return -1;
     }
 }

@@ -161,8 +161,8 @@ static bool skip_day_name(const char **p, const char *end, char stop)
 
 static bool time_of_day(const char **p, const char *end, int *h, int *mi, int *s)
 {
-    return digits(p, end, 2, h) && lit(p, end, ":") && digits(p, end, 2, mi) &&
-           lit(p, end, ":") && digits(p, end, 2, s);
+    return digits(p, end, 2, h) && lit(p, end, ":") && digits(p, end, 2, mi) && lit(p, end, ":") &&
+           digits(p, end, 2, s);
 }
 
 /* RFC 9110 §5.6.7: a two-digit year more than 50 years in the future means the most
@@ -186,15 +186,15 @@ bool date_parse_http(struct slice str, time_t *t)
         p += 4;
         if (!(lit(&p, end, " ") && digits(&p, end, 2, &d) && lit(&p, end, " ") &&
               month(&p, end, &m) && lit(&p, end, " ") && digits(&p, end, 4, &y) &&
-              lit(&p, end, " ") && time_of_day(&p, end, &hh, &mm, &ss) &&
-              lit(&p, end, " GMT") && p == end))
+              lit(&p, end, " ") && time_of_day(&p, end, &hh, &mm, &ss) && lit(&p, end, " GMT") &&
+              p == end))
             return false;
     } else if (str.len > 3 && memchr(p, ',', str.len)) {
         /* RFC 850: Sunday, 06-Nov-94 08:49:37 GMT (two-digit years: RFC 9110 §5.6.7) */
         if (!(skip_day_name(&p, end, ',') && lit(&p, end, " ") && digits(&p, end, 2, &d) &&
               lit(&p, end, "-") && month(&p, end, &m) && lit(&p, end, "-") &&
-              digits(&p, end, 2, &y) && lit(&p, end, " ") &&
-              time_of_day(&p, end, &hh, &mm, &ss) && lit(&p, end, " GMT") && p == end))
+              digits(&p, end, 2, &y) && lit(&p, end, " ") && time_of_day(&p, end, &hh, &mm, &ss) &&
+              lit(&p, end, " GMT") && p == end))
             return false;
         y = rfc850_year(y);
     } else {

@@ -7,9 +7,12 @@
 const char *encoding_name(enum encoding e)
 {
     switch (e) {
-    case ENC_GZIP: return "gzip";
-    case ENC_BR: return "br";
-    default: return NULL;
+    case ENC_GZIP:
+        return "gzip";
+    case ENC_BR:
+        return "br";
+    default:
+        return NULL;
     }
 }
 
@@ -72,7 +75,8 @@ enum encoding encoding_negotiate(struct slice accept, unsigned available)
         struct slice coding;
         int v;
         if (parse_element(slice_make(p, (size_t)(comma - p)), &coding, &v)) {
-            if (slice_case_eq(coding, SLICE_LIT("gzip")) || slice_case_eq(coding, SLICE_LIT("x-gzip")))
+            if (slice_case_eq(coding, SLICE_LIT("gzip")) ||
+                slice_case_eq(coding, SLICE_LIT("x-gzip")))
                 q[ENC_GZIP] = v > q[ENC_GZIP] ? v : q[ENC_GZIP];
             else if (slice_case_eq(coding, SLICE_LIT("br")))
                 q[ENC_BR] = v > q[ENC_BR] ? v : q[ENC_BR];

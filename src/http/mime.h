@@ -12,9 +12,9 @@
 #include "util/slice.h"
 
 struct mime {
-    const char *ext;     /* lowercase, without the dot: "html" */
-    const char *type;    /* the full Content-Type value: "text/html; charset=utf-8" */
-    bool compressible;   /* worth gzip/brotli (text, json, svg, wasm …); false for png, zip … */
+    const char *ext;   /* lowercase, without the dot: "html" */
+    const char *type;  /* the full Content-Type value: "text/html; charset=utf-8" */
+    bool compressible; /* worth gzip/brotli (text, json, svg, wasm …); false for png, zip … */
 };
 
 /* The entry for the extension of path (the text after its last '.', case-insensitive,

@@ -84,7 +84,7 @@ struct request {
     struct slice path;   /* absolute path, still percent-encoded; "*" for OPTIONS * */
     struct slice query;  /* after '?', without it; empty when absent */
     bool has_query;
-    int version_minor;   /* 0 or 1 (HTTP/1.x with x > 1 is treated as 1) */
+    int version_minor; /* 0 or 1 (HTTP/1.x with x > 1 is treated as 1) */
 
     struct header headers[REQUEST_MAX_HEADERS];
     unsigned n_headers;

@@ -87,31 +87,65 @@ void response_set_file(struct response *r, const char *content_type, int fd, uin
 }
 
 /* A static page per error status, built at compile time. */
-#define ERROR_PAGE(code, text)                                                                 \
-    SLICE_LIT("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" #code  \
+#define ERROR_PAGE(code, text)                                                                     \
+    SLICE_LIT("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" #code     \
               " " text "</title></head>\n<body><h1>" #code " " text "</h1></body></html>\n")
 
 int response_error(struct response *r, int status)
 {
     struct slice page;
     switch (status) {
-    case 400: page = ERROR_PAGE(400, "Bad Request"); break;
-    case 403: page = ERROR_PAGE(403, "Forbidden"); break;
-    case 404: page = ERROR_PAGE(404, "Not Found"); break;
-    case 405: page = ERROR_PAGE(405, "Method Not Allowed"); break;
-    case 408: page = ERROR_PAGE(408, "Request Timeout"); break;
-    case 413: page = ERROR_PAGE(413, "Content Too Large"); break;
-    case 401: page = ERROR_PAGE(401, "Unauthorized"); break;
-    case 412: page = ERROR_PAGE(412, "Precondition Failed"); break;
-    case 414: page = ERROR_PAGE(414, "URI Too Long"); break;
-    case 416: page = ERROR_PAGE(416, "Range Not Satisfiable"); break;
-    case 415: page = ERROR_PAGE(415, "Unsupported Media Type"); break;
-    case 417: page = ERROR_PAGE(417, "Expectation Failed"); break;
-    case 429: page = ERROR_PAGE(429, "Too Many Requests"); break;
-    case 431: page = ERROR_PAGE(431, "Request Header Fields Too Large"); break;
-    case 501: page = ERROR_PAGE(501, "Not Implemented"); break;
-    case 503: page = ERROR_PAGE(503, "Service Unavailable"); break;
-    case 505: page = ERROR_PAGE(505, "HTTP Version Not Supported"); break;
+    case 400:
+        page = ERROR_PAGE(400, "Bad Request");
+        break;
+    case 403:
+        page = ERROR_PAGE(403, "Forbidden");
+        break;
+    case 404:
+        page = ERROR_PAGE(404, "Not Found");
+        break;
+    case 405:
+        page = ERROR_PAGE(405, "Method Not Allowed");
+        break;
+    case 408:
+        page = ERROR_PAGE(408, "Request Timeout");
+        break;
+    case 413:
+        page = ERROR_PAGE(413, "Content Too Large");
+        break;
+    case 401:
+        page = ERROR_PAGE(401, "Unauthorized");
+        break;
+    case 412:
+        page = ERROR_PAGE(412, "Precondition Failed");
+        break;
+    case 414:
+        page = ERROR_PAGE(414, "URI Too Long");
+        break;
+    case 416:
+        page = ERROR_PAGE(416, "Range Not Satisfiable");
+        break;
+    case 415:
+        page = ERROR_PAGE(415, "Unsupported Media Type");
+        break;
+    case 417:
+        page = ERROR_PAGE(417, "Expectation Failed");
+        break;
+    case 429:
+        page = ERROR_PAGE(429, "Too Many Requests");
+        break;
+    case 431:
+        page = ERROR_PAGE(431, "Request Header Fields Too Large");
+        break;
+    case 501:
+        page = ERROR_PAGE(501, "Not Implemented");
+        break;
+    case 503:
+        page = ERROR_PAGE(503, "Service Unavailable");
+        break;
+    case 505:
+        page = ERROR_PAGE(505, "HTTP Version Not Supported");
+        break;
     default:
         status = 500;
         page = ERROR_PAGE(500, "Internal Server Error");
@@ -126,15 +160,33 @@ int response_error_json(struct response *r, int status)
 {
     struct slice body;
     switch (status) {
-    case 400: body = SLICE_LIT("{\"error\":\"bad request\"}\n"); break;
-    case 401: body = SLICE_LIT("{\"error\":\"unauthorized\"}\n"); break;
-    case 403: body = SLICE_LIT("{\"error\":\"forbidden\"}\n"); break;
-    case 404: body = SLICE_LIT("{\"error\":\"not found\"}\n"); break;
-    case 405: body = SLICE_LIT("{\"error\":\"method not allowed\"}\n"); break;
-    case 413: body = SLICE_LIT("{\"error\":\"content too large\"}\n"); break;
-    case 415: body = SLICE_LIT("{\"error\":\"unsupported media type\"}\n"); break;
-    case 429: body = SLICE_LIT("{\"error\":\"too many requests\"}\n"); break;
-    case 503: body = SLICE_LIT("{\"error\":\"service unavailable\"}\n"); break;
+    case 400:
+        body = SLICE_LIT("{\"error\":\"bad request\"}\n");
+        break;
+    case 401:
+        body = SLICE_LIT("{\"error\":\"unauthorized\"}\n");
+        break;
+    case 403:
+        body = SLICE_LIT("{\"error\":\"forbidden\"}\n");
+        break;
+    case 404:
+        body = SLICE_LIT("{\"error\":\"not found\"}\n");
+        break;
+    case 405:
+        body = SLICE_LIT("{\"error\":\"method not allowed\"}\n");
+        break;
+    case 413:
+        body = SLICE_LIT("{\"error\":\"content too large\"}\n");
+        break;
+    case 415:
+        body = SLICE_LIT("{\"error\":\"unsupported media type\"}\n");
+        break;
+    case 429:
+        body = SLICE_LIT("{\"error\":\"too many requests\"}\n");
+        break;
+    case 503:
+        body = SLICE_LIT("{\"error\":\"service unavailable\"}\n");
+        break;
     default:
         status = 500;
         body = SLICE_LIT("{\"error\":\"internal server error\"}\n");
@@ -183,8 +235,8 @@ bool response_write_head(struct buf *out, const struct response *r, const char *
     const char *reason = status_reason(r->status);
     size_t reason_len = strlen(reason);
     size_t type_len = r->content_type ? strlen(r->content_type) : 0;
-    size_t bound = 9 + 3 + 1 + reason_len + sizeof(server) + DATE_HTTP_LEN + 2 + 16 + type_len +
-                   2 + 16 + 20 + 2 + sizeof(nosniff) + r->headers.len + 26 + 2;
+    size_t bound = 9 + 3 + 1 + reason_len + sizeof(server) + DATE_HTTP_LEN + 2 + 16 + type_len + 2 +
+                   16 + 20 + 2 + sizeof(nosniff) + r->headers.len + 26 + 2;
     if (!buf_reserve(out, bound))
         return false;
     char *p = out->data + out->len;

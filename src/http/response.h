@@ -26,13 +26,13 @@ struct response {
     const char *content_type; /* borrowed (usually static); NULL: no Content-Type */
     struct buf headers;       /* extra lines, each "Name: value\r\n" */
     enum body_kind body_kind;
-    struct slice body;     /* BODY_MEM: borrowed until the response is written, or kept
-                              alive by owner */
-    struct ref *owner;     /* BODY_MEM: a reference that keeps body valid, or NULL; owned */
-    int file_fd;           /* BODY_FILE: owned; whoever sends the response closes it */
-    uint64_t file_offset;  /* BODY_FILE */
-    uint64_t body_length;  /* Content-Length for BODY_MEM and BODY_FILE */
-    bool close;            /* end the connection after this response */
+    struct slice body;    /* BODY_MEM: borrowed until the response is written, or kept
+                             alive by owner */
+    struct ref *owner;    /* BODY_MEM: a reference that keeps body valid, or NULL; owned */
+    int file_fd;          /* BODY_FILE: owned; whoever sends the response closes it */
+    uint64_t file_offset; /* BODY_FILE */
+    uint64_t body_length; /* Content-Length for BODY_MEM and BODY_FILE */
+    bool close;           /* end the connection after this response */
 };
 
 /* Resets *r to an empty 200 response whose extra headers use storage[0..cap). */
