@@ -189,8 +189,7 @@ static void show_text(const char *s, char *out, size_t size)
     }
 }
 
-/* Like show_text, but a long path keeps its end, where the file name is. */
-static void show_path(const char *path, char *out, size_t size)
+void config_show_path(const char *path, char *out, size_t size)
 {
     const size_t len = strlen(path), room = size - 4; /* "..." and the NUL */
     const size_t start = len > room ? len - room : 0;
@@ -825,7 +824,7 @@ int config_parse_json(struct config *cfg, const char *json, size_t len, const ch
                       char err[256])
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(name, shown, sizeof shown);
+    config_show_path(name, shown, sizeof shown);
     const char *nul = memchr(json, '\0', len);
     if (nul != NULL) {
         return fail(err, "%s: line %zu: NUL byte in the file", shown, line_of(json, len, nul));
@@ -937,7 +936,7 @@ static int check_readable(const char *what, const char *path, char *err)
     }
     const int e = errno;
     char shown[SHOWN_PATH_SIZE];
-    show_path(path, shown, sizeof shown);
+    config_show_path(path, shown, sizeof shown);
     return fail(err, "%s \"%s\": %s", what, shown, strerror(e));
 }
 
@@ -1008,7 +1007,7 @@ int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t
 int config_validate(const struct config *cfg, char err[256])
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(cfg->root != NULL ? cfg->root : "", shown, sizeof shown);
+    config_show_path(cfg->root != NULL ? cfg->root : "", shown, sizeof shown);
     struct stat st;
     if (cfg->root == NULL || stat(cfg->root, &st) < 0) {
         if (cfg->root == NULL || errno == ENOENT) {
@@ -1201,7 +1200,7 @@ static int cli_error(int c, int argc, char **argv, char *err)
 static int cli_positional(struct cli *cli, const char *arg, char *err)
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(arg, shown, sizeof shown);
+    config_show_path(arg, shown, sizeof shown);
     if (cli->root != NULL) {
         return fail(err, "unexpected argument \"%s\": only one ROOT may be given", shown);
     }
@@ -1342,7 +1341,7 @@ static int config_read_file(struct config *cfg, const char *given, char *err)
 {
     const char *path = given != NULL ? given : "config.json";
     char shown[SHOWN_PATH_SIZE], who[WHO_SIZE];
-    show_path(path, shown, sizeof shown);
+    config_show_path(path, shown, sizeof shown);
     snprintf(who, sizeof who, "%s%s", given != NULL ? "--config " : "", shown);
     if (given == NULL) {
         if (access(path, F_OK) < 0 && errno == ENOENT) {

@@ -145,6 +145,10 @@ int config_resolve_bind(const char *bind, struct sockaddr_storage *ss, socklen_t
 /* Parses "192.0.2.1", "10.0.0.0/8", "2001:db8::/32" into *net. 0, or -1 if malformed. */
 int config_parse_net(const char *text, struct config_net *net);
 
+/* A path for a one-line error message: control bytes become '?', and a long path keeps
+ * its end (where the file name is) after "...". out holds size bytes (at least 8). */
+void config_show_path(const char *path, char *out, size_t size);
+
 /* The --help text. */
 const char *config_usage(void);
 

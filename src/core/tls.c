@@ -96,23 +96,6 @@ __attribute__((format(printf, 2, 3))) static int fail(char *err, const char *fmt
     return -1;
 }
 
-/* A path for an error line: its tail (where the file name is), control characters as '?'
- * so the message stays one line. */
-static void show_path(const char *path, char out[SHOWN_PATH_SIZE])
-{
-    const size_t len = strlen(path);
-    const size_t start = len > SHOWN_PATH_MAX ? len - SHOWN_PATH_MAX : 0;
-    size_t n = 0;
-    if (start > 0) {
-        memcpy(out, "...", 3);
-        n = 3;
-    }
-    for (size_t i = start; i < len; i++) {
-        const unsigned char c = (unsigned char)path[i];
-        out[n++] = (c < 0x20 || c == 0x7f) ? '?' : (char)c;
-    }
-    out[n] = '\0';
-}
 
 /* OpenSSL's reason for the oldest error in the queue, usually the most specific one (each
  * layer adds its own on top), for the end of an error line. Leaves the queue as is. */
@@ -414,7 +397,7 @@ fail:
 static int check_file(const char *what, const char *path, char *err)
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(path, shown);
+    config_show_path(path, shown, sizeof(shown));
     const int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) {
         return fail(err, "%s \"%s\": %s", what, shown, strerror(errno));
@@ -435,7 +418,7 @@ static int check_file(const char *what, const char *path, char *err)
 static int ctx_use_cert_file(SSL_CTX *ctx, const char *cert, char *err)
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(cert, shown);
+    config_show_path(cert, shown, sizeof(shown));
     if (check_file("tls.cert", cert, err) < 0) {
         return -1;
     }
@@ -454,8 +437,8 @@ static int ctx_use_cert_file(SSL_CTX *ctx, const char *cert, char *err)
 static int ctx_use_key_file(SSL_CTX *ctx, const char *key, const char *cert, char *err)
 {
     char shown[SHOWN_PATH_SIZE], cert_shown[SHOWN_PATH_SIZE];
-    show_path(key, shown);
-    show_path(cert, cert_shown);
+    config_show_path(key, shown, sizeof(shown));
+    config_show_path(cert, cert_shown, sizeof(cert_shown));
     if (check_file("tls.key", key, err) < 0) {
         return -1;
     }
@@ -836,7 +819,7 @@ static int path_join(const char *dir, const char *name, char out[PATH_MAX], char
     const int n = snprintf(out, PATH_MAX, "%.*s/%s", (int)len, dir, name);
     if (n < 0 || n >= PATH_MAX) {
         char shown[SHOWN_PATH_SIZE];
-        show_path(dir, shown);
+        config_show_path(dir, shown, sizeof(shown));
         return fail(err, "\"%s\": path too long", shown);
     }
     return 0;
@@ -846,7 +829,7 @@ static int path_join(const char *dir, const char *name, char out[PATH_MAX], char
 static int dir_make(const char *dir, bool *is_made, char *err)
 {
     char shown[SHOWN_PATH_SIZE];
-    show_path(dir, shown);
+    config_show_path(dir, shown, sizeof(shown));
     *is_made = false;
     if (mkdir(dir, 0755) == 0) {
         *is_made = true;
@@ -872,7 +855,7 @@ static int file_create(const char *path, mode_t mode, char *err)
     if (fd < 0) {
         const int e = errno;
         char shown[SHOWN_PATH_SIZE];
-        show_path(path, shown);
+        config_show_path(path, shown, sizeof(shown));
         return fail(err, "\"%s\": %s%s", shown, strerror(e),
                     e == EEXIST ? " (not overwritten)" : "");
     }
@@ -890,7 +873,7 @@ static int file_write_pem(int fd, BIO *pem, const char *path, char *err)
         }
         if (n < 0) {
             char shown[SHOWN_PATH_SIZE];
-            show_path(path, shown);
+            config_show_path(path, shown, sizeof(shown));
             return fail(err, "\"%s\": %s", shown, strerror(errno));
         }
         data += n;
@@ -904,7 +887,7 @@ static int file_close(int fd, const char *path, char *err)
 {
     if (close(fd) != 0) {
         char shown[SHOWN_PATH_SIZE];
-        show_path(path, shown);
+        config_show_path(path, shown, sizeof(shown));
         return fail(err, "\"%s\": %s", shown, strerror(errno));
     }
     return 0;

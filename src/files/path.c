@@ -21,6 +21,8 @@
  */
 #include "files/path.h"
 
+#include "util/ascii.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -31,17 +33,6 @@
 #include <string.h>
 #include <sys/syscall.h>
 #include <unistd.h>
-
-/* The value of a hex digit, or -1. */
-static int hex_digit(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c |= 0x20; /* ASCII lower case */
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /*
  * Bytes that may never appear in a file name we serve, raw or decoded: NUL and the other
@@ -140,8 +131,8 @@ static int normalize(struct slice raw, struct norm *n)
         }
         if (c == '%') {
             /* RFC 3986 §2.1: '%' must be followed by two hex digits. */
-            const int hi = end - p >= 2 ? hex_digit(p[0]) : -1;
-            const int lo = end - p >= 2 ? hex_digit(p[1]) : -1;
+            const int hi = end - p >= 2 ? ascii_hex_digit(p[0]) : -1;
+            const int lo = end - p >= 2 ? ascii_hex_digit(p[1]) : -1;
             if (hi < 0 || lo < 0)
                 return 400;
             c = (unsigned char)(hi << 4 | lo);

@@ -20,6 +20,9 @@
 
 #include <string.h>
 
+#include "http/chars.h"
+#include "util/ascii.h"
+
 /* Where the decoder stands; stored in struct chunked's state byte. */
 enum chunked_state {
     ST_SIZE_START,   /* the first hex digit of a chunk-size */
@@ -54,41 +57,9 @@ enum {
 /* Chunk sizes must fit in 63 bits: 16 * x + 15 < 2^63 needs x < 2^59. */
 enum { SIZE_SHIFT_LIMIT = 59 };
 
-/* RFC 9110 §5.6.2: tchar, the characters of a token. */
-static bool is_tchar(char c)
-{
-    if ((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'))
-        return true;
-    return c != '\0' && strchr("!#$%&'*+-.^_`|~", c) != NULL;
-}
-
 static bool is_ws(char c)
 {
     return c == ' ' || c == '\t';
-}
-
-/* RFC 9110 §5.5: field-vchar, SP, HTAB or obs-text. */
-static bool is_field_char(char c)
-{
-    const unsigned char b = (unsigned char)c;
-    return (b >= 0x21 && b != 0x7f) || b == ' ' || b == '\t';
-}
-
-/* RFC 9110 §5.6.4: qdtext = HTAB / SP / %x21 / %x23-5B / %x5D-7E / obs-text. */
-static bool is_qdtext(char c)
-{
-    return is_field_char(c) && c != '"' && c != '\\';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 static enum chunked_status reject(struct chunked *st, struct request_error *err, int status,
@@ -150,7 +121,7 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
     switch ((enum chunked_state)st->state) {
     case ST_SIZE_START:
     case ST_SIZE: {
-        const int d = hex_value(c);
+        const int d = ascii_hex_digit((unsigned char)c);
         if (d >= 0) {
             if (st->chunk_left >> SIZE_SHIFT_LIMIT)
                 return reject(st, err, 400, "chunk size overflows");
@@ -174,7 +145,7 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
             return reject(st, err, 400, "invalid character after chunk size");
         return CHUNKED_NEED_MORE;
     case ST_EXT_NAME_WS:
-        if (is_tchar(c))
+        if (chars_is_tchar((unsigned char)c))
             st->state = ST_EXT_NAME;
         else if (!is_ws(c))
             return reject(st, err, 400, "chunk extension without name");
@@ -187,13 +158,13 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
             st->state = ST_EXT_NAME_WS;
         else if (is_ws(c))
             st->state = ST_EXT_NAME_END;
-        else if (!(st->state == ST_EXT_NAME && is_tchar(c)))
+        else if (!(st->state == ST_EXT_NAME && chars_is_tchar((unsigned char)c)))
             return reject(st, err, 400, "invalid chunk extension name");
         return CHUNKED_NEED_MORE;
     case ST_EXT_VAL_WS:
         if (c == '"')
             st->state = ST_EXT_QUOTED;
-        else if (is_tchar(c))
+        else if (chars_is_tchar((unsigned char)c))
             st->state = ST_EXT_TOKEN;
         else if (!is_ws(c))
             return reject(st, err, 400, "invalid chunk extension value");
@@ -204,7 +175,7 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
             st->state = ST_EXT_NAME_WS;
         else if (is_ws(c))
             st->state = ST_SIZE_WS;
-        else if (!(st->state == ST_EXT_TOKEN && is_tchar(c)))
+        else if (!(st->state == ST_EXT_TOKEN && chars_is_tchar((unsigned char)c)))
             return reject(st, err, 400, "invalid chunk extension value");
         return CHUNKED_NEED_MORE;
     case ST_EXT_QUOTED:
@@ -213,12 +184,12 @@ static enum chunked_status size_line_byte(struct chunked *st, char c, uint64_t m
             st->state = ST_EXT_END;
         else if (c == '\\')
             st->state = ST_EXT_ESCAPE;
-        else if (!is_qdtext(c))
+        else if (!chars_is_qdtext((unsigned char)c))
             return reject(st, err, 400, "control character in chunk extension");
         return CHUNKED_NEED_MORE;
     case ST_EXT_ESCAPE:
         /* quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
-        if (!is_field_char(c))
+        if (!chars_is_value((unsigned char)c))
             return reject(st, err, 400, "control character in chunk extension");
         st->state = ST_EXT_QUOTED;
         return CHUNKED_NEED_MORE;
@@ -243,7 +214,7 @@ static enum chunked_status trailer_byte(struct chunked *st, char c, struct reque
     case ST_TRAILER:
         if (c == '\r')
             st->state = ST_FINAL_LF;
-        else if (is_tchar(c))
+        else if (chars_is_tchar((unsigned char)c))
             st->state = ST_TRAILER_NAME;
         else if (c == '\n')
             return reject_line_end(st, err, c);
@@ -261,7 +232,7 @@ static enum chunked_status trailer_byte(struct chunked *st, char c, struct reque
             return reject(st, err, 400, "whitespace before colon in trailer field");
         else if (c == '\r' || c == '\n')
             return reject(st, err, 400, "trailer field line without colon");
-        else if (!is_tchar(c))
+        else if (!chars_is_tchar((unsigned char)c))
             return reject(st, err, 400, "invalid trailer field name");
         return CHUNKED_NEED_MORE;
     case ST_TRAILER_VAL:
@@ -269,7 +240,7 @@ static enum chunked_status trailer_byte(struct chunked *st, char c, struct reque
             st->state = ST_TRAILER_LF;
         else if (c == '\n')
             return reject_line_end(st, err, c);
-        else if (!is_field_char(c)) /* RFC 9110 §5.5 */
+        else if (!chars_is_value((unsigned char)c)) /* RFC 9110 §5.5 */
             return reject(st, err, 400, "control character in trailer field");
         return CHUNKED_NEED_MORE;
     case ST_TRAILER_LF:

@@ -33,6 +33,9 @@
 #include <assert.h>
 #include <string.h>
 
+#include "http/chars.h"
+#include "util/ascii.h"
+
 #ifdef MICA_SMALL_BUFFERS
 enum { VALUE_INLINE_MAX = 16 }; /* the asan build takes the heap path for most values */
 #else
@@ -50,11 +53,6 @@ static bool fail(struct request_error *err, int status, const char *reason)
     return false;
 }
 
-static bool is_alnum(unsigned char c)
-{
-    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
 static bool is_ows(char c)
 {
     return c == ' ' || c == '\t';
@@ -65,45 +63,16 @@ static bool in_set(unsigned char c, const char *set)
     return c != 0 && strchr(set, c) != NULL;
 }
 
-/* tchar, RFC 9110 §5.6.2. */
-static bool is_tchar(unsigned char c)
-{
-    return is_alnum(c) || in_set(c, "!#$%&'*+-.^_`|~");
-}
-
 /* bchars, RFC 2046 §5.1.1 (space allowed, but not last). */
 static bool is_bchar(unsigned char c)
 {
-    return is_alnum(c) || in_set(c, "'()+_,-./:=? ");
+    return ascii_is_alnum(c) || in_set(c, "'()+_,-./:=? ");
 }
 
 /* attr-char, RFC 8187 §3.2.1. */
 static bool is_attr_char(unsigned char c)
 {
-    return is_alnum(c) || in_set(c, "!#$&+-.^_`|~");
-}
-
-/* field-vchar, SP or HTAB (RFC 9110 §5.5): what a header field value may hold. */
-static bool is_field_char(unsigned char c)
-{
-    return c == '\t' || (c >= 0x20 && c != 0x7F);
-}
-
-/* qdtext, RFC 9110 §5.6.4. */
-static bool is_qdtext(unsigned char c)
-{
-    return is_field_char(c) && c != '"' && c != '\\';
-}
-
-static int hex_value(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
+    return ascii_is_alnum(c) || in_set(c, "!#$&+-.^_`|~");
 }
 
 /* Decodes "%XX" at s (len bytes available) into *out; false if it is not a valid escape. */
@@ -111,7 +80,7 @@ static bool decode_escape(const char *s, size_t len, char *out)
 {
     if (len < 3)
         return false;
-    const int hi = hex_value(s[1]), lo = hex_value(s[2]);
+    const int hi = ascii_hex_digit((unsigned char)s[1]), lo = ascii_hex_digit((unsigned char)s[2]);
     if (hi < 0 || lo < 0)
         return false;
     *out = (char)(hi << 4 | lo);
@@ -191,7 +160,7 @@ static void skip_ows(struct slice *s)
 static struct slice take_token(struct slice *s)
 {
     size_t n = 0;
-    while (n < s->len && is_tchar((unsigned char)s->ptr[n]))
+    while (n < s->len && chars_is_tchar((unsigned char)(unsigned char)s->ptr[n]))
         n++;
     const struct slice tok = slice_make(s->ptr, n);
     s->ptr += n;
@@ -211,12 +180,12 @@ static bool take_quoted(struct slice *s, struct slice *out)
             break;
         if (c == '\\') {
             /* quoted-pair = "\" ( HTAB / SP / VCHAR / obs-text ) */
-            if (i + 1 >= s->len || !is_field_char((unsigned char)s->ptr[i + 1]))
+            if (i + 1 >= s->len || !chars_is_value((unsigned char)(unsigned char)s->ptr[i + 1]))
                 return false;
             i += 2;
             continue;
         }
-        if (!is_qdtext(c))
+        if (!chars_is_qdtext((unsigned char)c))
             return false;
         i++;
     }
@@ -376,7 +345,7 @@ static bool ext_value_decode(char *s, size_t len, size_t *out_len)
         return false;
     const char *const end = s + len;
     const char *p = q1 + 1;
-    while (p < end && (is_alnum((unsigned char)*p) || *p == '-'))
+    while (p < end && (ascii_is_alnum((unsigned char)*p) || *p == '-'))
         p++; /* the language tag, which we do not need */
     if (p == end || *p != '\'')
         return false;
@@ -633,7 +602,7 @@ static bool header_line(struct multipart *m, struct slice line, struct part_head
     rest.ptr++;
     rest.len--;
     for (size_t i = 0; i < rest.len; i++) {
-        if (!is_field_char((unsigned char)rest.ptr[i])) {
+        if (!chars_is_value((unsigned char)(unsigned char)rest.ptr[i])) {
             mp_fail(m, 400, malformed);
             return false;
         }

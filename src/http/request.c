@@ -19,51 +19,19 @@
 #include <assert.h>
 #include <string.h>
 
-/*
- * Character classes, one bit each, looked up in char_class[] below:
- *   CC_TCHAR   tchar (RFC 9110 §5.6.2): method, field names, list tokens
- *   CC_VALUE   field-vchar, SP or HTAB (RFC 9110 §5.5; obs-text 0x80-0xFF included)
- *   CC_TARGET  visible ASCII 0x21-0x7E; the request-target allows nothing else
- *   CC_HOST    unreserved, pct-encoded and sub-delims (RFC 3986 §3.2.2 reg-name)
- */
-enum {
-    CC_TCHAR = 1,
-    CC_VALUE = 2,
-    CC_TARGET = 4,
-    CC_HOST = 8,
-};
-
-static const unsigned char char_class[256] = {
-    /* 0x00-0x1F: controls; only HTAB may appear in a field value */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 0, 0, 0, 0, 0, 0, /* */
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* */
-    /* SP ! " # $ % & ' ( ) * + , - . / */
-    2, 15, 6, 7, 15, 15, 15, 15, 14, 14, 15, 15, 14, 15, 15, 6, /* */
-    /* 0 1 2 3 4 5 6 7 8 9 : ; < = > ? */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 14, 6, 14, 6, 6, /* */
-    /* @ A-O */
-    6, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* */
-    /* P-Z [ \ ] ^ _ */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 6, 6, 7, 15, /* */
-    /* ` a-o */
-    7, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, /* */
-    /* p-z { | } ~ DEL */
-    15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 15, 6, 7, 6, 15, 0, /* */
-    /* 0x80-0xFF: obs-text, allowed in field values only */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-    2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, 2, /* */
-};
+#include "http/chars.h"
 
 static inline bool is_class(char c, unsigned cls)
 {
-    return (char_class[(unsigned char)c] & cls) != 0;
+    return chars_is((unsigned char)c, cls);
 }
+
+enum {
+    CC_TCHAR = CHARS_TCHAR,
+    CC_VALUE = CHARS_VALUE,
+    CC_TARGET = CHARS_TARGET,
+    CC_HOST = CHARS_HOST,
+};
 
 static inline bool is_digit(char c)
 {
