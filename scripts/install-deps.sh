@@ -3,13 +3,13 @@
 # Installs the Debian packages mica needs that this machine lacks.
 #   install-deps.sh build   what `make` needs (compiler, pkg-config, libraries)
 #   install-deps.sh test    that, plus what `make test` needs (cmocka, pytest, curl, openssl …)
-#   install-deps.sh bench   that, plus what `make bench` needs (wrk, nginx)
+#   install-deps.sh bench   that, plus what `make bench` needs (wrk, nginx, lighttpd)
 # Only missing packages are installed; apt-get runs through sudo when not root.
 set -eu
 
 build="gcc make pkg-config libssl-dev zlib1g-dev libbrotli-dev libcjson-dev libsqlite3-dev libcrypt-dev"
-test="$build libcmocka-dev python3-pytest python3-requests curl chromium openssl"
-bench="$test wrk nginx-light"
+test="$build libcmocka-dev python3-pytest python3-requests curl chromium openssl haproxy logrotate groff-base man-db iproute2 brotli"
+bench="$test wrk nginx-light lighttpd lighttpd-mod-deflate lighttpd-mod-openssl"
 
 case "${1:-build}" in
 build) want=$build ;;

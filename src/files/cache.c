@@ -61,6 +61,8 @@ static struct slice put_text(char **p, struct slice s)
     return slice_make(start, s.len);
 }
 
+static void shard_unlink(struct shard *s, struct cache_entry *e);
+
 static void variant_free(struct cache_variant *v)
 {
     if (v) {
@@ -79,7 +81,8 @@ static void entry_free(struct ref *r)
 }
 
 struct cache_variant *cache_variant_new(struct slice etag, char *data, struct slice file,
-                                        uint64_t size, bool is_useless)
+                                        const struct timespec *file_mtime, uint64_t size,
+                                        bool is_useless)
 {
     struct cache_variant *v = malloc(sizeof(*v) + etag.len + file.len + 2);
     if (!v) {
@@ -90,6 +93,7 @@ struct cache_variant *cache_variant_new(struct slice etag, char *data, struct sl
     v->etag = put_text(&text, etag);
     v->file = put_text(&text, file);
     v->data = data;
+    v->file_mtime = file_mtime ? *file_mtime : (struct timespec){0, 0};
     v->size = size;
     v->is_useless = is_useless;
     return v;
@@ -110,8 +114,13 @@ struct cache_variant *cache_variant_set(struct cache *c, struct cache_entry *e, 
         struct shard *s = shard_of(c, e->hash);
         pthread_mutex_lock(&s->lock);
         e->charge += v->size;
-        if (e->in_table)
+        if (e->in_table) {
             s->bytes += v->size;
+            while (s->bytes > c->shard_max_bytes && s->lru_tail && s->lru_tail != e) {
+                shard_unlink(s, s->lru_tail);
+                s->evictions++;
+            }
+        }
         pthread_mutex_unlock(&s->lock);
     }
     return v;

@@ -40,6 +40,7 @@ struct cache_variant {
     struct slice etag; /* distinct per encoding */
     char *data;        /* the encoded bytes, or NULL: send `file` */
     struct slice file; /* a precompressed file, relative to the root (when data is NULL) */
+    struct timespec file_mtime; /* that file's mtime: it is checked again on every use */
     uint64_t size;
     bool is_useless; /* the encoding is no smaller: send the original instead */
 };
@@ -110,7 +111,8 @@ struct cache_entry *cache_entry_new(struct cache *c, struct slice key, const cha
 /* A variant (copies etag and file; takes data, which must come from malloc). NULL when out
  * of memory (data is then freed). */
 struct cache_variant *cache_variant_new(struct slice etag, char *data, struct slice file,
-                                        uint64_t size, bool is_useless);
+                                        const struct timespec *file_mtime, uint64_t size,
+                                        bool is_useless);
 
 /* e's variant i, or NULL when none was made yet. */
 static inline struct cache_variant *cache_variant(struct cache_entry *e, unsigned i)
@@ -119,7 +121,8 @@ static inline struct cache_variant *cache_variant(struct cache_entry *e, unsigne
 }
 
 /* Publishes v as e's variant i unless another thread did first: then v is freed. Returns
- * the variant in place, which e owns (and charges to the cache when e is in it). */
+ * the variant in place, which e owns and charges to the cache when e is in it (evicting
+ * least recently used entries to stay within max_bytes). */
 struct cache_variant *cache_variant_set(struct cache *c, struct cache_entry *e, unsigned i,
                                         struct cache_variant *v);
 

@@ -46,7 +46,8 @@ static const struct route routes[] = {
     {"api/status", GET_HEAD, ROUTE_JSON, api_status, NULL},
     {"api/stats", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_stats, NULL},
     {"api/submissions", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_submissions, api_submissions_done},
-    {"api/", ~0u, ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
+    /* Unknown API paths: JSON 404s, except OPTIONS, left to CORS preflights and Allow. */
+    {"api/", ~M(HTTP_OPTIONS), ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
     {"admin", GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
     {"metrics", GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
     {"login", GET_HEAD, 0, auth_login_page, NULL},
@@ -272,9 +273,11 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
     const struct route *r = route_find(env, req->method, &allowed, &flags);
     if (!r) {
         char allow[128];
-        allow_list(allowed, allow, sizeof(allow));
+        /* mica's routes serve GET, HEAD and POST; a catch-all claims more only to 404 it. */
+        allow_list(allowed & (GET_HEAD | M(HTTP_POST)), allow, sizeof(allow));
         if (headers_preflight(env->cfg, env->url_path, req, allow, resp))
             return ROUTER_DONE;
+        allow_list(allowed, allow, sizeof(allow));
         response_header(resp, "Allow", slice_str(allow));
         if (req->method == HTTP_OPTIONS)
             resp->status = 204;

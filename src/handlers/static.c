@@ -33,6 +33,7 @@
 enum {
     MULTIPART_MAX_BYTES = 8 << 20, /* several ranges are built in memory up to this */
     COMPRESS_MIN_BYTES = 1024,     /* smaller bodies are not worth compressing */
+    COMPRESS_MAX_BYTES = 16 << 20, /* larger files go uncompressed (memory and time) */
     /* Larger bodies go with sendfile even when the cache holds them: the kernel sends page
      * cache pages without copying them (0.62 CPU-s per GB here, against 1.02 for writev
      * from memory; see docs/benchmarks.md). */
@@ -43,6 +44,7 @@ enum {
 struct rep {
     const char *type;
     bool compressible;
+    struct timespec mtime;
     struct validators v;
     struct slice last_modified;
     uint64_t size;
@@ -273,63 +275,139 @@ static struct slice variant_etag(struct slice etag, enum encoding e, char *out, 
     return slice_make(out, n > 0 && (size_t)n < cap ? (size_t)n : 0);
 }
 
-/* The variant of e in encoding enc, made now from the cached content if needed. */
-static struct cache_variant *get_variant(struct env *env, struct cache_entry *e, enum encoding enc)
+/* The whole content of rep's open file into a new heap buffer; false if it could not. */
+static bool read_whole(const struct rep *rep, struct buf *out)
+{
+    buf_init(out, NULL, 0, 0);
+    if (rep->fd < 0 || !buf_reserve(out, rep->size))
+        return false;
+    uint64_t got = 0;
+    while (got < rep->size) {
+        ssize_t n = pread(rep->fd, out->data + got, rep->size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false;
+        got += (uint64_t)n;
+    }
+    out->len = rep->size;
+    return true;
+}
+
+/* Compresses src[0..len) into out; true when that made it smaller (else it is useless). */
+static bool compress_smaller(enum encoding enc, const char *src, uint64_t len, struct buf *out)
+{
+    size_t mark = out->len;
+    if (compress_body(enc, src, len, out) == 0 && out->len - mark < len)
+        return true;
+    out->len = mark;
+    return false;
+}
+
+/* The variant of e in encoding enc, made now if needed: from the cached content, or from
+ * the open file (rep->fd) when it is too large to keep but not too large to compress. */
+static struct cache_variant *get_variant(struct env *env, struct cache_entry *e,
+                                         const struct rep *rep, enum encoding enc)
 {
     struct cache_variant *v = cache_variant(e, enc);
-    if (v || !e->data)
+    if (v)
         return v;
-    struct buf out;
+    struct buf raw = {0}, out;
+    const char *src = e->data;
+    if (!src) {
+        if (e->size > COMPRESS_MAX_BYTES || !read_whole(rep, &raw)) {
+            buf_free(&raw);
+            return NULL;
+        }
+        src = raw.data;
+    }
     buf_init(&out, NULL, 0, 0);
-    /* Kept only when smaller: otherwise the variant records that it is useless. */
-    bool ok = compress_body(enc, e->data, e->size, &out) == 0 && out.len < e->size;
+    bool ok = compress_smaller(enc, src, e->size, &out);
+    buf_free(&raw);
     char tag[80];
     v = cache_variant_new(variant_etag(e->etag, enc, tag, sizeof(tag)), ok ? out.data : NULL,
-                          (struct slice){"", 0}, ok ? out.len : 0, !ok);
+                          (struct slice){"", 0}, NULL, ok ? out.len : 0, !ok);
     if (!ok)
         buf_free(&out);
     return v ? cache_variant_set(env->cache, e, enc, v) : NULL;
 }
 
+/* A precompressed file beside `path` ("app.js.gz"), when it is a regular file not older
+ * than the original: its descriptor and *st, or -1. */
+static int open_precompressed(struct env *env, const char *path, enum encoding enc,
+                              const struct timespec *orig_mtime, struct stat *st)
+{
+    char name[PATH_MAX_BYTES + 4];
+    int n = snprintf(name, sizeof(name), "%s.%s", path, enc == ENC_BR ? "br" : "gz");
+    if (n < 0 || (size_t)n >= sizeof(name))
+        return -1;
+    int fd = path_open(env->root_fd, name, O_NONBLOCK, st);
+    if (fd < 0)
+        return -1;
+    bool is_newer = st->st_mtim.tv_sec > orig_mtime->tv_sec ||
+                    (st->st_mtim.tv_sec == orig_mtime->tv_sec &&
+                     st->st_mtim.tv_nsec >= orig_mtime->tv_nsec);
+    if (S_ISREG(st->st_mode) && is_newer)
+        return fd;
+    close(fd);
+    return -1;
+}
+
+/* rep becomes an encoded representation: bytes, or an open file of size bytes. */
+static void use_encoding(struct response *resp, struct rep *rep, enum encoding enc,
+                         struct slice etag, const char *data, int fd, uint64_t size)
+{
+    if (rep->fd >= 0)
+        close(rep->fd);
+    rep->fd = fd;
+    rep->v.etag = etag;
+    rep->data = data;
+    rep->file = NULL; /* never reopened: fd or data is the body */
+    rep->size = size;
+    response_header(resp, "Content-Encoding", slice_str(encoding_name(enc)));
+}
+
 /*
- * Without the cache (cache.enabled false): a small file is compressed for this request
- * alone, into the scratch buffer. Costly, which is what the cache is for.
+ * Without the cache (cache.enabled false): a precompressed file beside the original if
+ * there is one, else the file compressed for this request alone, into the scratch buffer.
+ * Costly, which is what the cache is for.
  */
 static void compress_uncached(struct env *env, const struct request *req, struct response *resp,
                               struct rep *rep)
 {
-    if (rep->size < COMPRESS_MIN_BYTES || rep->size > env->cfg->cache.max_file_bytes || rep->fd < 0)
+    if (rep->size < COMPRESS_MIN_BYTES || rep->fd < 0)
         return;
     enum encoding enc =
         encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], (1u << ENC_GZIP) | (1u << ENC_BR));
     if (enc == ENC_IDENTITY)
         return;
-    struct buf raw;
-    buf_init(&raw, NULL, 0, 0);
-    bool ok = buf_reserve(&raw, rep->size) &&
-              pread(rep->fd, raw.data, rep->size, 0) == (ssize_t)rep->size;
-    size_t mark = env->scratch->len;
-    ok = ok && compress_body(enc, raw.data, rep->size, env->scratch) == 0 &&
-         env->scratch->len - mark < rep->size;
-    buf_free(&raw);
-    if (!ok) {
-        env->scratch->len = mark;
+    struct stat st;
+    struct slice etag = variant_etag(rep->v.etag, enc, rep->etag_buf, sizeof(rep->etag_buf));
+    int pre = open_precompressed(env, rep->file, enc, &rep->mtime, &st);
+    if (pre >= 0) {
+        use_encoding(resp, rep, enc, etag, NULL, pre, (uint64_t)st.st_size);
         return;
     }
-    rep->v.etag = variant_etag(rep->v.etag, enc, rep->etag_buf, sizeof(rep->etag_buf));
-    rep->data = env->scratch->data + mark;
-    rep->size = env->scratch->len - mark;
+    struct buf raw;
+    if (rep->size > env->cfg->cache.max_file_bytes || !read_whole(rep, &raw)) {
+        buf_free(&raw);
+        return;
+    }
+    size_t mark = env->scratch->len;
+    bool ok = compress_smaller(enc, raw.data, rep->size, env->scratch);
+    buf_free(&raw);
+    if (!ok)
+        return;
     rep->is_scratch = true;
-    close(rep->fd);
-    rep->fd = -1;
-    response_header(resp, "Content-Encoding", slice_str(encoding_name(enc)));
+    use_encoding(resp, rep, enc, etag, env->scratch->data + mark, -1, env->scratch->len - mark);
 }
 
 /*
  * Content negotiation for compressible types (RFC 9110 §12.5.3): they all say
  * Vary: Accept-Encoding; when the client accepts gzip or brotli, rep becomes that variant.
- * Ranges are answered from the identity bytes, and only cached content is compressed
- * (once per file and encoding, then kept with the entry).
+ * Ranges are answered from the identity bytes. Variants are made once per file and kept
+ * with the cache entry; a precompressed file that is not held in memory is opened and
+ * checked on every use (it may have been rebuilt or removed since).
  */
 static void choose_encoding(struct env *env, const struct request *req, struct response *resp,
                             struct rep *rep)
@@ -344,24 +422,30 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
         compress_uncached(env, req, resp, rep);
         return;
     }
+    bool can_make = e->size >= COMPRESS_MIN_BYTES && (e->data || e->size <= COMPRESS_MAX_BYTES);
     unsigned available = 0;
     for (enum encoding enc = ENC_GZIP; enc < ENC_COUNT; enc++) {
         struct cache_variant *v = cache_variant(e, enc);
-        if (v ? !v->is_useless : e->data && e->size >= COMPRESS_MIN_BYTES)
+        if (v ? !v->is_useless : can_make)
             available |= 1u << enc;
     }
     enum encoding enc = encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], available);
-    struct cache_variant *v = enc == ENC_IDENTITY ? NULL : get_variant(env, e, enc);
+    struct cache_variant *v = enc == ENC_IDENTITY ? NULL : get_variant(env, e, rep, enc);
     if (!v || v->is_useless)
         return;
-    if (rep->fd >= 0)
-        close(rep->fd);
-    rep->fd = -1;
-    rep->v.etag = v->etag;
-    rep->data = v->data;
-    rep->file = v->file.ptr;
-    rep->size = v->size;
-    response_header(resp, "Content-Encoding", slice_str(encoding_name(enc)));
+    if (v->data) {
+        use_encoding(resp, rep, enc, v->etag, v->data, -1, v->size);
+        return;
+    }
+    struct stat st;
+    int fd = path_open(env->root_fd, v->file.ptr, O_NONBLOCK, &st);
+    if (fd >= 0 && (uint64_t)st.st_size == v->size &&
+        st.st_mtim.tv_sec == v->file_mtime.tv_sec && st.st_mtim.tv_nsec == v->file_mtime.tv_nsec) {
+        use_encoding(resp, rep, enc, v->etag, NULL, fd, v->size);
+        return;
+    }
+    if (fd >= 0)
+        close(fd); /* rebuilt or removed since: the identity bytes until the entry renews */
 }
 
 /*
@@ -372,25 +456,18 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
 static void attach_precompressed(struct env *env, struct cache_entry *e, const char *path,
                                  const struct stat *orig)
 {
-    static const struct {
-        enum encoding enc;
-        const char *suffix;
-    } kinds[] = {{ENC_BR, ".br"}, {ENC_GZIP, ".gz"}};
+    const enum encoding kinds[] = {ENC_BR, ENC_GZIP};
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
         char name[PATH_MAX_BYTES + 4], tag[80];
         struct stat st;
-        int n = snprintf(name, sizeof(name), "%s%s", path, kinds[i].suffix);
-        if (n < 0 || (size_t)n >= sizeof(name))
-            continue;
-        int fd = path_open(env->root_fd, name, O_NONBLOCK, &st);
+        int fd = open_precompressed(env, path, kinds[i], &orig->st_mtim, &st);
         if (fd < 0)
             continue;
-        bool usable = S_ISREG(st.st_mode) && (st.st_mtim.tv_sec > orig->st_mtim.tv_sec ||
-                                              (st.st_mtim.tv_sec == orig->st_mtim.tv_sec &&
-                                               st.st_mtim.tv_nsec >= orig->st_mtim.tv_nsec));
+        snprintf(name, sizeof(name), "%s.%s", path, kinds[i] == ENC_BR ? "br" : "gz");
         char *data = NULL;
         uint64_t size = (uint64_t)st.st_size;
-        if (usable && e->data && size <= env->cfg->cache.max_file_bytes) {
+        bool usable = true;
+        if (e->data && size <= env->cfg->cache.max_file_bytes) {
             data = malloc(size ? size : 1);
             if (!data || pread(fd, data, size, 0) != (ssize_t)size) {
                 free(data);
@@ -402,10 +479,11 @@ static void attach_precompressed(struct env *env, struct cache_entry *e, const c
         if (!usable)
             continue;
         struct cache_variant *v = cache_variant_new(
-            variant_etag(e->etag, kinds[i].enc, tag, sizeof(tag)), data,
-            data ? (struct slice){"", 0} : slice_make(name, (size_t)n), size, false);
+            variant_etag(e->etag, kinds[i], tag, sizeof(tag)), data,
+            data ? (struct slice){"", 0} : slice_str(name), data ? NULL : &st.st_mtim, size,
+            false);
         if (v)
-            cache_variant_set(env->cache, e, kinds[i].enc, v);
+            cache_variant_set(env->cache, e, kinds[i], v);
     }
 }
 
@@ -472,6 +550,7 @@ static void rep_from_entry(struct rep *rep, struct cache_entry *e, int fd)
     *rep = (struct rep){
         .type = e->type,
         .compressible = e->compressible,
+        .mtime = e->mtime,
         .v = {e->etag, e->mtime.tv_sec},
         .last_modified = e->last_modified,
         .size = e->size,
@@ -577,6 +656,7 @@ static int serve_path(struct env *env, const struct request *req, struct respons
                 /* No cache (disabled, or out of memory): serve from the file. */
                 rep = (struct rep){.type = m->type,
                                    .compressible = m->compressible,
+                                   .mtime = st.st_mtim,
                                    .v = {meta.etag, st.st_mtim.tv_sec},
                                    .last_modified = meta.last_modified,
                                    .size = (uint64_t)st.st_size,
