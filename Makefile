@@ -5,7 +5,7 @@
 #   make run        install missing build dependencies, build, serve ./www on :6789
 #   make test       unit + integration tests, then again under ASan+UBSan
 #   make fuzz       libFuzzer targets (clang), each run FUZZ_SECONDS over its corpus
-#   make bench      wrk against mica and nginx on the same docroot (bench/run.sh)
+#   make bench      wrk against mica, nginx and lighttpd on the same files (bench/run.sh)
 #   make clean
 #
 # Objects live in build/<variant>/ (release, asan, fuzz) so variants never mix.

@@ -3,17 +3,23 @@
 //
 // A minimal single-threaded epoll HTTP/1.1 server that answers every request head it finds
 // ("\r\n\r\n"-terminated; several per read when pipelined) with the same 1 KiB response held
-// in memory, and keeps connections alive. No parsing, no files, no logging: whatever a real
-// server spends beyond this is its own overhead.
+// in memory, and keeps connections alive, except after a head that holds "Connection: close",
+// which gets the same response with "Connection: close" and then the connection is closed (as
+// wrk -H "Connection: close" needs). No parsing, no files, no logging: whatever a real server
+// spends beyond this is its own overhead.
 //
-//   cc -O2 -std=c11 -o build/bench/fixed bench/fixed.c
-//   fixed [PORT]     listens on 127.0.0.1:PORT (default 0 = any free port) and prints
-//                    "fixed listening on http://127.0.0.1:PORT " like mica does.
+//   cc -O2 -std=c11 -pthread -o build/bench/fixed bench/fixed.c
+//   fixed [PORT [THREADS]]   listens on 127.0.0.1:PORT (default 0 = any free port) with THREADS
+//                            threads (default 1), each with its own epoll loop and its own
+//                            SO_REUSEPORT listening socket, and prints
+//                            "fixed listening on http://127.0.0.1:PORT (N threads)" like mica does.
 #define _GNU_SOURCE
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,13 +38,14 @@ struct conn {
     size_t pending;   // responses still to send
     size_t off;       // bytes of the first pending response already sent
     int want_out;     // EPOLLOUT registered
+    int closing;      // a "Connection: close" head was read: its response is last, then close
     char in[IN_CAP];
 };
 
-static char resp[512 + BODY_LEN];
-static size_t resp_len;
-static struct conn *conns[MAX_FDS];
-static int ep;
+static char resp[512 + BODY_LEN], resp_close[512 + BODY_LEN];
+static size_t resp_len, resp_close_len;
+static struct conn *conns[MAX_FDS];   // by fd: fds are unique across the threads
+static _Thread_local int ep;          // each thread's own epoll
 
 static void conn_close(int fd)
 {
@@ -80,14 +87,37 @@ static int flush(int fd, struct conn *c)
         c->pending -= done / resp_len;
         c->off = done % resp_len;
     }
+    // The "Connection: close" response goes after the keep-alive ones; once it is sent, close.
+    while (c->closing) {
+        ssize_t w = write(fd, resp_close + c->off, resp_close_len - c->off);
+        if (w < 0) {
+            if (errno == EAGAIN || errno == EWOULDBLOCK) {
+                set_out(fd, c, 1);
+                return 0;
+            }
+            if (errno == EINTR)
+                continue;
+            return -1;
+        }
+        c->off += (size_t)w;
+        if (c->off == resp_close_len)
+            return -1;
+    }
     set_out(fd, c, 0);
     return 0;
+}
+
+// Whether the head [p, p + n) holds "Connection: close" (as wrk and curl spell it).
+static int wants_close(const char *p, size_t n)
+{
+    static const char a[] = "\nConnection: close\r", b[] = "\nconnection: close\r";
+    return memmem(p, n, a, sizeof a - 1) != NULL || memmem(p, n, b, sizeof b - 1) != NULL;
 }
 
 // Reads what is there, counts complete request heads, answers them. -1: close.
 static int on_read(int fd, struct conn *c)
 {
-    for (;;) {
+    while (!c->closing) {
         ssize_t r = read(fd, c->in + c->inlen, IN_CAP - c->inlen);
         if (r == 0)
             return -1;
@@ -102,6 +132,10 @@ static int on_read(int fd, struct conn *c)
         size_t start = 0;
         char *end;
         while ((end = memmem(c->in + start, c->inlen - start, "\r\n\r\n", 4)) != NULL) {
+            if (wants_close(c->in + start, (size_t)(end - c->in) + 2 - start)) {
+                c->closing = 1;   // anything after this head is ignored
+                return flush(fd, c);
+            }
             c->pending++;
             start = (size_t)(end - c->in) + 4;
         }
@@ -115,33 +149,10 @@ static int on_read(int fd, struct conn *c)
     return flush(fd, c);
 }
 
-int main(int argc, char **argv)
+// One thread's loop on its own listening socket.
+static void *serve(void *arg)
 {
-    int port = argc > 1 ? atoi(argv[1]) : 0;
-    signal(SIGPIPE, SIG_IGN);
-    resp_len = (size_t)snprintf(resp, sizeof resp,
-                                "HTTP/1.1 200 OK\r\nServer: fixed\r\n"
-                                "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
-                                "Content-Type: application/octet-stream\r\n"
-                                "Content-Length: %d\r\nConnection: keep-alive\r\n\r\n",
-                                BODY_LEN);
-    memset(resp + resp_len, 'x', BODY_LEN);
-    resp_len += BODY_LEN;
-
-    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)port),
-                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t alen = sizeof a;
-    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4096) < 0 ||
-        getsockname(ls, (struct sockaddr *)&a, &alen) < 0) {
-        perror("fixed: bind/listen");
-        return 1;
-    }
-    printf("fixed listening on http://127.0.0.1:%d (1 thread)\n", ntohs(a.sin_port));
-    fflush(stdout);
-
+    int ls = (int)(intptr_t)arg, one = 1;
     ep = epoll_create1(EPOLL_CLOEXEC);
     struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
     epoll_ctl(ep, EPOLL_CTL_ADD, ls, &ev);
@@ -177,4 +188,62 @@ int main(int argc, char **argv)
                 conn_close(fd);
         }
     }
+    return NULL;
+}
+
+// A listening socket on 127.0.0.1:*port (0: any; the port is stored back), SO_REUSEPORT so
+// that each thread can have its own.
+static int listen_on(int *port)
+{
+    int ls = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    setsockopt(ls, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((unsigned short)*port),
+                            .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t alen = sizeof a;
+    if (bind(ls, (struct sockaddr *)&a, sizeof a) < 0 || listen(ls, 4096) < 0 ||
+        getsockname(ls, (struct sockaddr *)&a, &alen) < 0) {
+        perror("fixed: bind/listen");
+        exit(1);
+    }
+    *port = ntohs(a.sin_port);
+    return ls;
+}
+
+int main(int argc, char **argv)
+{
+    int port = argc > 1 ? atoi(argv[1]) : 0;
+    int threads = argc > 2 ? atoi(argv[2]) : 1;
+    if (threads < 1 || threads > 64) {
+        fprintf(stderr, "fixed: THREADS must be 1 to 64\n");
+        return 2;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    static const char head[] = "HTTP/1.1 200 OK\r\nServer: fixed\r\n"
+                               "Date: Thu, 01 Jan 2026 00:00:00 GMT\r\n"
+                               "Content-Type: application/octet-stream\r\n"
+                               "Content-Length: %d\r\nConnection: %s\r\n\r\n";
+    resp_len = (size_t)snprintf(resp, sizeof resp, head, BODY_LEN, "keep-alive");
+    memset(resp + resp_len, 'x', BODY_LEN);
+    resp_len += BODY_LEN;
+    resp_close_len = (size_t)snprintf(resp_close, sizeof resp_close, head, BODY_LEN, "close");
+    memset(resp_close + resp_close_len, 'x', BODY_LEN);
+    resp_close_len += BODY_LEN;
+
+    int ls[64];
+    ls[0] = listen_on(&port);
+    for (int i = 1; i < threads; i++)
+        ls[i] = listen_on(&port);
+    printf("fixed listening on http://127.0.0.1:%d (%d thread%s)\n", port, threads, threads > 1 ? "s" : "");
+    fflush(stdout);
+    for (int i = 1; i < threads; i++) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, serve, (void *)(intptr_t)ls[i]) != 0) {
+            perror("fixed: pthread_create");
+            return 1;
+        }
+    }
+    serve((void *)(intptr_t)ls[0]);
+    return 0;
 }
