@@ -58,7 +58,7 @@ enum {
 
 enum step { STEP_ANSWERED, STEP_NEED_MORE, STEP_STOP };
 
-static void conn_run(struct conn *c);
+static bool conn_run(struct conn *c);
 
 static const struct config *conn_cfg(const struct conn *c)
 {
@@ -183,16 +183,12 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tl
     if (is_tls) {
         c->ssl = tls_accept(w->srv->tls, fd);
         c->state = CONN_HANDSHAKE;
-    }
-    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
-    if ((is_tls && !c->ssl) || epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
-        log_error("new connection: %s",
-                  is_tls && !c->ssl ? "out of memory for TLS" : strerror(errno));
-        if (c->ssl)
-            tls_free(c->ssl);
-        close(fd);
-        pool_put(&w->conn_pool, c);
-        return false;
+        if (!c->ssl) {
+            log_error("new connection: out of memory for TLS");
+            close(fd);
+            pool_put(&w->conn_pool, c);
+            return false;
+        }
     }
     w->n_conns++;
     stats_add(&w->stats->connections_accepted, 1);
@@ -200,6 +196,18 @@ bool conn_open(struct worker *w, int fd, const struct sockaddr *peer, bool is_tl
     /* The first request's head must arrive within header_timeout_s of the accept. */
     timer_arm(&w->timers[CONN_TIMEOUT_HEAD], &c->timer,
               w->now_ms + (uint64_t)conn_cfg(c)->header_timeout_s * 1000);
+    /* The listener defers accepting until data is there (TCP_DEFER_ACCEPT): read and
+     * answer now. A connection served whole here (Connection: close) never costs an
+     * epoll registration. Registering afterwards loses nothing: EPOLL_CTL_ADD reports
+     * the socket's current readiness, edge-triggered or not. */
+    c->readable = true;
+    if (!conn_run(c))
+        return true;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = c};
+    if (epoll_ctl(w->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        log_error("new connection: %s", strerror(errno));
+        conn_close(c);
+    }
     return true;
 }
 
@@ -1080,7 +1088,8 @@ static bool conn_handshake(struct conn *c, bool *closed)
     return false;
 }
 
-static void conn_run(struct conn *c)
+/* Does all c can do now. False when c was closed. */
+static bool conn_run(struct conn *c)
 {
     unsigned budget = RUN_BUDGET;
     bool progress = false;
@@ -1088,9 +1097,10 @@ static void conn_run(struct conn *c)
     if (c->state == CONN_HANDSHAKE) {
         bool closed = false;
         if (!conn_handshake(c, &closed)) {
-            if (!closed)
-                conn_set_timer(c, false);
-            return;
+            if (closed)
+                return false;
+            conn_set_timer(c, false);
+            return true;
         }
     }
     for (;;) {
@@ -1114,17 +1124,17 @@ static void conn_run(struct conn *c)
             }
             if (r != IO_OK) {
                 conn_close(c);
-                return;
+                return false;
             }
             /* Shutting down: this response was the connection's last. */
             if (c->w->stopping)
                 c->keep_alive = false;
             if (!c->keep_alive && !c->is_shut && conn_finish(c))
-                return;
+                return false;
             continue; /* requests may be waiting in the buffer behind the one just sent */
         }
         if (!c->keep_alive && !c->is_shut && conn_finish(c))
-            return;
+            return false;
         if (budget == 0) {
             worker_defer(c->w, c);
             break;
@@ -1134,7 +1144,7 @@ static void conn_run(struct conn *c)
             break; /* no more input until the store answers */
         if (c->peer_closed) {
             conn_close(c);
-            return;
+            return false;
         }
         if (!c->readable)
             break;
@@ -1150,7 +1160,7 @@ static void conn_run(struct conn *c)
         }
         if (r != IO_OK) {
             conn_close(c);
-            return;
+            return false;
         }
         progress = true;
         if (c->state == CONN_LINGER) {
@@ -1158,11 +1168,12 @@ static void conn_run(struct conn *c)
             c->rpos = c->rlen;
             if (lingered > LINGER_BYTES) {
                 conn_close(c);
-                return;
+                return false;
             }
         }
     }
     conn_set_timer(c, progress);
+    return true;
 }
 
 void conn_on_event(struct conn *c, uint32_t events)

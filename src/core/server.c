@@ -126,6 +126,15 @@ static int open_listener(const struct config *cfg, struct sockaddr_storage *ss, 
               setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0 &&
               /* Accepted sockets inherit TCP_NODELAY from the listener on Linux. */
               setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) == 0;
+    /* Clients speak first (a request, a ClientHello): with TCP_DEFER_ACCEPT the kernel
+     * hands over a connection once its first bytes are there, so the worker reads and
+     * answers it at once (conn_open) instead of waiting for another wake-up. A silent one
+     * is handed over anyway after a second (at the kernel's first SYN-ACK retransmission),
+     * then timed out by header_timeout_s as usual. */
+    if (ok) {
+        const int defer_s = 1;
+        ok = setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &defer_s, sizeof(defer_s)) == 0;
+    }
     if (ok && ss->ss_family == AF_INET6)
         ok = setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, cfg->bind ? &one : &zero, sizeof(int)) == 0;
     if (!ok) {

@@ -179,6 +179,25 @@ def test_silent_connection_is_closed(make_server):
         assert took is not None and took <= 3.0, took
 
 
+def test_first_request_after_a_pause_is_served(make_server):
+    """The listener defers accepting until the client's first bytes (TCP_DEFER_ACCEPT, one
+    second): a request sent while the kernel still holds the connection, and one sent after
+    it was handed over silent, are both answered, on keep-alive and Connection: close."""
+    srv = make_server(config={"header_timeout_s": 4})
+    for pause in (0.0, 0.4, 1.6):
+        for close in (False, True):
+            with srv.conn() as c:
+                time.sleep(pause)
+                c.get("/HelloWorld.html", ["Connection: close"] if close else [])
+                status, _, body, _ = c.read_response()
+                assert (status, body) == (200, HELLO), (pause, close)
+                if close:
+                    assert c.wait_closed(2) is not None, "not closed after Connection: close"
+                else:
+                    c.get("/HelloWorld.html")
+                    assert c.read_response()[2] == HELLO
+
+
 def test_stalled_body_is_cut_off(make_server):
     srv = make_server(config={"body_timeout_s": 1})
     with srv.conn() as c:
