@@ -68,8 +68,6 @@ static struct {
     .files = {{NULL, -1, false}, {NULL, STDERR_FILENO, true}},
 };
 
-static _Thread_local struct log_buf *thread_buf;
-
 static const char *const level_names[] = {"debug", "info", "warn", "error"};
 
 /* Creates the directory part of path when it is missing (one level, like logs/). */
@@ -352,7 +350,6 @@ void log_close(void)
     }
     atomic_store(&L.access_on, false);
     atomic_store(&L.error_on, true);
-    thread_buf = NULL;
 }
 
 void log_chown(unsigned uid, unsigned gid)
@@ -401,7 +398,6 @@ struct log_buf *log_thread_buf(void)
     b->next = L.bufs;
     L.bufs = b;
     pthread_mutex_unlock(&L.lock);
-    thread_buf = b;
     return b;
 }
 
@@ -437,7 +433,9 @@ void log_write(enum log_level level, const char *fmt, ...)
             count_lost(line, len);
         return;
     }
-    append(thread_buf ? thread_buf : &L.shared, LOG_ERRORS, line, len);
+    /* One buffer for every thread's error lines: they reach the file in the order they
+     * were written (per-thread buffers would be written one thread after another). */
+    append(&L.shared, LOG_ERRORS, line, len);
 }
 
 void log_access(struct log_buf *b, const char *line, size_t len)

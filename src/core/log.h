@@ -2,11 +2,11 @@
 /*
  * The access and error logs (SPEC §5).
  *
- * Serving threads never write to disk: each worker appends lines to its own struct
- * log_buf (a mutex held only to append or to swap), and one logger thread swaps the
- * buffers out and writes them at least once a second, sooner when a buffer fills, and
- * at shutdown, so a clean stop loses no line. Threads without a log_buf of their own
- * (start-up, signals) share one. A write that fails (a full disk, an I/O error) never
+ * Serving threads never write to disk: each worker appends access lines to its own
+ * struct log_buf (a mutex held only to append or to swap), and one logger thread swaps
+ * the buffers out and writes them at least once a second, sooner when a buffer fills, and
+ * at shutdown, so a clean stop loses no line. Error lines, rare and rate-limited, all go
+ * to one shared log_buf, so error.log keeps the order in which things happened. A write that fails (a full disk, an I/O error) never
  * stops serving: the lines are counted as lost, the count is reported in error.log once
  * a minute and kept for the stats. SIGUSR1 makes the logger reopen both files (logrotate).
  *
@@ -45,8 +45,8 @@ void log_reconfigure(enum log_level level, const char *access_path, const char *
 /* Asks the logger to reopen both files (SIGUSR1). */
 void log_reopen(void);
 
-/* A buffer for the calling thread, registered with the logger; NULL when out of memory.
- * The thread's log_write() calls then go to it. Freed by log_close(). */
+/* A buffer for the calling thread's access lines (log_access), registered with the
+ * logger; NULL when out of memory. Freed by log_close(). */
 struct log_buf *log_thread_buf(void);
 
 bool log_enabled(enum log_level level);

@@ -54,7 +54,7 @@ def handover(workdir, rounds, n_clients):
         exits[name] = {"code": code, "sanitizer": bad, "stderr": err[-2000:] if bad else ""}
 
     served = {n: 0 for n in names}
-    failures, stops = [], []
+    failures, stops, signalled = [], [], []
     stop = threading.Event()
     lock = threading.Lock()
     port = None
@@ -67,7 +67,8 @@ def handover(workdir, rounds, n_clients):
                     served[who] += 1
             except Exception as e:
                 with lock:
-                    failures.append(f"{time.monotonic():.3f}: {e!r}")
+                    failures.append({"at": time.monotonic(), "error": repr(e),
+                                     "reset": isinstance(e, (ConnectionError, BrokenPipeError))})
 
     clients = []
     try:
@@ -84,6 +85,7 @@ def handover(workdir, rounds, n_clients):
             while served[name] == 0 and time.monotonic() < deadline:
                 time.sleep(0.01)  # both take connections now
             time.sleep(0.2)
+            signalled.append(time.monotonic())
             old.signal(signal.SIGTERM)
             old.proc.wait(timeout=15)
             stops.append(f"{names[r]} stopped at {time.monotonic():.3f}")
@@ -101,7 +103,8 @@ def handover(workdir, rounds, n_clients):
         for name, m in started:
             if m.proc is not None:
                 finish(name, m)
-    return {"served": served, "failures": failures, "stops": stops, "exits": exits,
+    return {"served": served, "failures": failures, "stops": stops, "signalled": signalled,
+            "exits": exits,
             "alone": alone, "last": names[-1]}
 
 
