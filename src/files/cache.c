@@ -15,6 +15,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/hash.h"
+
 enum {
     CACHE_SHARDS = 16,
     SHARD_BUCKETS = 1024, /* chains per shard; entries per shard are bounded by bytes */
@@ -35,15 +37,10 @@ struct cache {
     struct shard shards[CACHE_SHARDS];
 };
 
-/* FNV-1a, 64 bits: keys are short paths. */
+/* Keys are short paths. */
 static uint64_t hash_key(struct slice k)
 {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < k.len; i++) {
-        h ^= (unsigned char)k.ptr[i];
-        h *= 1099511628211ull;
-    }
-    return h;
+    return fnv1a64(FNV1A64_INIT, k.ptr, k.len);
 }
 
 static struct shard *shard_of(struct cache *c, uint64_t h)

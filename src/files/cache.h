@@ -39,8 +39,10 @@ enum {
 struct cache_variant {
     struct slice etag; /* distinct per encoding */
     char *data;        /* the encoded bytes, or NULL: send `file` */
-    struct slice file; /* a precompressed file, relative to the root (when data is NULL) */
-    struct timespec file_mtime; /* that file's mtime: it is checked again on every use */
+    struct slice file; /* the precompressed file it comes from, relative to the root; empty
+                        * for a variant mica made */
+    struct timespec file_mtime; /* that file's mtime: checked with the original, and on
+                                 * every use when the bytes are not held */
     uint64_t size;
     bool is_useless; /* the encoding is no smaller: send the original instead */
 };

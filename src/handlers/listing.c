@@ -29,7 +29,9 @@
 #include "handlers/headers.h"
 #include "handlers/page.h"
 #include "core/log.h"
+#include "http/cond.h"
 #include "http/date.h"
+#include "util/hash.h"
 
 #ifdef MICA_SMALL_BUFFERS
 enum { ENTRIES_INITIAL = 1 }; /* the asan build takes every growth path */
@@ -706,6 +708,27 @@ static int respond_json(struct env *env, struct response *resp, const struct dir
     return status;
 }
 
+/*
+ * A listing has no file behind it to take validators from (a folder's mtime does not move
+ * when a file in it changes), so its ETag is a fingerprint of the page itself: weak (the
+ * bytes may be compressed on the way), and If-None-Match → 304 when the page is the same.
+ */
+static int validate(const struct request *req, struct response *resp)
+{
+    if (resp->body_kind != BODY_MEM)
+        return resp->status;
+    char etag[24];
+    int n = snprintf(etag, sizeof(etag), "W/\"%016llx\"",
+                     (unsigned long long)fnv1a64(FNV1A64_INIT, resp->body.ptr, resp->body.len));
+    response_header(resp, "ETag", slice_make(etag, (size_t)n));
+    if ((req->method == HTTP_GET || req->method == HTTP_HEAD) &&
+        cond_etag_match(req->known[HDR_IF_NONE_MATCH], slice_make(etag, (size_t)n), true)) {
+        response_drop_body(resp);
+        resp->status = 304;
+    }
+    return resp->status;
+}
+
 /* The status for a folder that could not be read. */
 static int read_failure_status(const struct env *env, int err)
 {
@@ -739,6 +762,8 @@ int listing_handle(struct env *env, const struct request *req, struct response *
         status = listing_wants_json(&q, req->known[HDR_ACCEPT])
                      ? respond_json(env, resp, &l)
                      : respond_html(env, req, resp, &l, &q);
+        if (status == 200)
+            status = validate(req, resp);
     }
     free(l.v);
     buf_free(&l.names);

@@ -478,13 +478,41 @@ static void attach_precompressed(struct env *env, struct cache_entry *e, const c
         close(fd);
         if (!usable)
             continue;
-        struct cache_variant *v = cache_variant_new(
-            variant_etag(e->etag, kinds[i], tag, sizeof(tag)), data,
-            data ? (struct slice){"", 0} : slice_str(name), data ? NULL : &st.st_mtim, size,
-            false);
+        struct cache_variant *v =
+            cache_variant_new(variant_etag(e->etag, kinds[i], tag, sizeof(tag)), data,
+                              slice_str(name), &st.st_mtim, size, false);
         if (v)
             cache_variant_set(env->cache, e, kinds[i], v);
     }
+}
+
+/*
+ * Whether e's variants still match the precompressed files beside `path` (checked with the
+ * original, once a second): one that appeared, changed or went away since the entry was
+ * made means the entry must be made again.
+ */
+static bool precompressed_unchanged(struct env *env, struct cache_entry *e,
+                                    const char *path, const struct stat *orig)
+{
+    if (!e->compressible || !env->cfg->compression)
+        return true;
+    const enum encoding kinds[] = {ENC_BR, ENC_GZIP};
+    for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        const struct cache_variant *v = cache_variant(e, kinds[i]);
+        bool had = v && v->file.len > 0;
+        struct stat st;
+        int fd = open_precompressed(env, path, kinds[i], &orig->st_mtim, &st);
+        if (fd < 0) {
+            if (had)
+                return false;
+            continue;
+        }
+        close(fd);
+        if (!had || v->size != (uint64_t)st.st_size ||
+            v->file_mtime.tv_sec != st.st_mtim.tv_sec || v->file_mtime.tv_nsec != st.st_mtim.tv_nsec)
+            return false;
+    }
+    return true;
 }
 
 /* Preconditions, then ranges, then the whole representation. */
@@ -630,7 +658,9 @@ static int serve_path(struct env *env, const struct request *req, struct respons
             cache_release(e);
             return resp->status;
         }
-        if (e && cache_same_file(e, &st)) {
+        /* Precompressed files are checked with the original, at most once a second. */
+        if (e && cache_same_file(e, &st) &&
+            (fresh || precompressed_unchanged(env, e, path, &st))) {
             cache_checked(e, env->now_ms);
             stats_add(&env->my_stats->cache_hits, 1);
         } else {

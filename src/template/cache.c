@@ -27,6 +27,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "util/hash.h"
 #include "util/ref.h"
 
 enum {
@@ -281,10 +282,7 @@ fail:
 
 static uint64_t hash_key(int dir_fd, const char *name)
 {
-    uint64_t h = 14695981039346656037ull ^ (uint64_t)(unsigned)dir_fd; /* FNV-1a */
-    for (const char *p = name; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ull;
-    return h;
+    return fnv1a64(FNV1A64_INIT ^ (uint64_t)(unsigned)dir_fd, name, strlen(name));
 }
 
 static struct shard *shard_of(struct tmpl_cache *c, uint64_t hash)

@@ -15,6 +15,7 @@ import random
 import shutil
 import subprocess
 import threading
+import time
 
 import pytest
 import requests
@@ -492,6 +493,40 @@ def test_precompressed_files_with_the_cache_off(make_server):
         assert body == file, (f"with cache.enabled false, Accept-Encoding: {ae} got a body made "
                               f"on the fly ({len(body)} bytes), not app.js.{'gz' if ae == 'gzip' else 'br'} "
                               f"({len(file)} bytes)")
+
+
+def test_precompressed_file_added_rebuilt_removed_is_seen_within_a_second(make_server):
+    """app.js is cached with its content in memory; a precompressed app.js.gz that
+    appears, is rebuilt (the original untouched) or goes away is seen on a request after at
+    most about a second, like a change to the original."""
+    data = text(20000, seed=16)
+    srv = precompressed_server(make_server, {"app.js": data}, {"app.js": 0})
+    made = exchange(srv, "/app.js", ["Accept-Encoding: gzip"])[2]  # mica's own, now cached
+    assert gzip.decompress(made) == data
+
+    def body_becomes(want, what):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < 3:
+            st, h, body = exchange(srv, "/app.js", ["Accept-Encoding: gzip"])
+            assert st == 200 and decode(h, body) == data
+            if want(body):
+                took = time.monotonic() - t0
+                assert took <= 1.6, f"{what}: seen after {took:.2f} s"
+                return
+            time.sleep(0.05)
+        raise AssertionError(f"{what}: not seen after 3 s")
+
+    gz1 = gzip.compress(data, compresslevel=1, mtime=0)
+    gz9 = gzip.compress(data, compresslevel=9, mtime=0)
+    assert len({gz1, gz9, made}) == 3
+    (srv.root / "app.js.gz").write_bytes(gz1)
+    os.utime(srv.root / "app.js.gz", (T + 1, T + 1))
+    body_becomes(lambda b: b == gz1, "app.js.gz added")
+    (srv.root / "app.js.gz").write_bytes(gz9)
+    os.utime(srv.root / "app.js.gz", (T + 2, T + 2))
+    body_becomes(lambda b: b == gz9, "app.js.gz rebuilt")
+    (srv.root / "app.js.gz").unlink()
+    body_becomes(lambda b: b not in (gz1, gz9), "app.js.gz removed")
 
 
 def large_precompressed(make_server):

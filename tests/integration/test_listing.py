@@ -435,3 +435,28 @@ def test_at_most_10000_entries(make_server):
     _, body, page = get_listing(srv, "/big/")
     assert len(page.rows) == 10_000
     assert "… and 5 more not listed" in html.unescape(body.decode())
+
+
+def test_etag_and_304_follow_the_page(make_server):
+    """A listing's ETag is a weak fingerprint of the page: the same page → 304 with
+    If-None-Match, no body; the JSON form, another sort order, a new file or a file whose
+    size changed → another ETag and the whole page."""
+    srv = make_server(bare=True, files={"d/a.txt": "a", "d/b.txt": "bb"})
+    st, h, body = request(srv, "/d/")
+    assert st == 200 and body
+    tag = h["etag"]
+    assert re.fullmatch(r'W/"[0-9a-f]{16}"', tag), tag
+    assert request(srv, "/d/")[1]["etag"] == tag  # stable while nothing changes
+    st, h2, body = request(srv, "/d/", [f"If-None-Match: {tag}"])
+    assert (st, body, h2["etag"]) == (304, b"", tag)
+    assert "content-length" not in h2
+    assert request(srv, "/d/", [f'If-None-Match: "x", {tag}'], method="HEAD")[0] == 304
+    others = {request(srv, "/d/", ["Accept: application/json"])[1]["etag"],
+              request(srv, "/d/?sort=size&order=desc")[1]["etag"]}
+    assert tag not in others and len(others) == 2
+    (srv.root / "d" / "c.txt").write_text("c")
+    st, h3, body = request(srv, "/d/", [f"If-None-Match: {tag}"])
+    assert st == 200 and b"c.txt" in body and h3["etag"] != tag
+    (srv.root / "d" / "a.txt").write_text("a longer text")
+    st, h4, _ = request(srv, "/d/", [f"If-None-Match: {h3['etag']}"])
+    assert st == 200 and h4["etag"] != h3["etag"]
