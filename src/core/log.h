@@ -6,9 +6,10 @@
  * struct log_buf (a mutex held only to append or to swap), and one logger thread swaps
  * the buffers out and writes them at least once a second, sooner when a buffer fills, and
  * at shutdown, so a clean stop loses no line. Error lines, rare and rate-limited, all go
- * to one shared log_buf, so error.log keeps the order in which things happened. A write that fails (a full disk, an I/O error) never
- * stops serving: the lines are counted as lost, the count is reported in error.log once
- * a minute and kept for the stats. SIGUSR1 makes the logger reopen both files (logrotate).
+ * to one shared log_buf, so error.log keeps the order in which things happened. A write
+ * that fails (a full disk, an I/O error) never stops serving: the lines are counted as
+ * lost, the count is reported in error.log once a minute and kept for the stats. SIGUSR1
+ * makes the logger reopen both files (logrotate).
  *
  * error.log lines: "2026-11-26T01:02:03Z [error] message". log_* macros check the level
  * before formatting. Text from clients must go through log_escape() first, so nobody can

@@ -37,10 +37,10 @@ enum {
  * content or a precompressed file beside the original, then shared like the entry.
  */
 struct cache_variant {
-    struct slice etag; /* distinct per encoding */
-    char *data;        /* the encoded bytes, or NULL: send `file` */
-    struct slice file; /* the precompressed file it comes from, relative to the root; empty
-                        * for a variant mica made */
+    struct slice etag;          /* distinct per encoding */
+    char *data;                 /* the encoded bytes, or NULL: send `file` */
+    struct slice file;          /* the precompressed file it comes from (relative to the
+                                 * root); empty for a variant mica made */
     struct timespec file_mtime; /* that file's mtime: checked with the original, and on
                                  * every use when the bytes are not held */
     uint64_t size;

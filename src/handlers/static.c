@@ -344,9 +344,9 @@ static int open_precompressed(struct env *env, const char *path, enum encoding e
     int fd = path_open(env->root_fd, name, O_NONBLOCK, st);
     if (fd < 0)
         return -1;
-    bool is_newer = st->st_mtim.tv_sec > orig_mtime->tv_sec ||
-                    (st->st_mtim.tv_sec == orig_mtime->tv_sec &&
-                     st->st_mtim.tv_nsec >= orig_mtime->tv_nsec);
+    bool is_newer =
+        st->st_mtim.tv_sec > orig_mtime->tv_sec ||
+        (st->st_mtim.tv_sec == orig_mtime->tv_sec && st->st_mtim.tv_nsec >= orig_mtime->tv_nsec);
     if (S_ISREG(st->st_mode) && is_newer)
         return fd;
     close(fd);
@@ -439,8 +439,8 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
     }
     struct stat st;
     int fd = path_open(env->root_fd, v->file.ptr, O_NONBLOCK, &st);
-    if (fd >= 0 && (uint64_t)st.st_size == v->size &&
-        st.st_mtim.tv_sec == v->file_mtime.tv_sec && st.st_mtim.tv_nsec == v->file_mtime.tv_nsec) {
+    if (fd >= 0 && (uint64_t)st.st_size == v->size && st.st_mtim.tv_sec == v->file_mtime.tv_sec &&
+        st.st_mtim.tv_nsec == v->file_mtime.tv_nsec) {
         use_encoding(resp, rep, enc, v->etag, NULL, fd, v->size);
         return;
     }
@@ -491,8 +491,8 @@ static void attach_precompressed(struct env *env, struct cache_entry *e, const c
  * original, once a second): one that appeared, changed or went away since the entry was
  * made means the entry must be made again.
  */
-static bool precompressed_unchanged(struct env *env, struct cache_entry *e,
-                                    const char *path, const struct stat *orig)
+static bool precompressed_unchanged(struct env *env, struct cache_entry *e, const char *path,
+                                    const struct stat *orig)
 {
     if (!e->compressible || !env->cfg->compression)
         return true;
@@ -508,8 +508,8 @@ static bool precompressed_unchanged(struct env *env, struct cache_entry *e,
             continue;
         }
         close(fd);
-        if (!had || v->size != (uint64_t)st.st_size ||
-            v->file_mtime.tv_sec != st.st_mtim.tv_sec || v->file_mtime.tv_nsec != st.st_mtim.tv_nsec)
+        if (!had || v->size != (uint64_t)st.st_size || v->file_mtime.tv_sec != st.st_mtim.tv_sec ||
+            v->file_mtime.tv_nsec != st.st_mtim.tv_nsec)
             return false;
     }
     return true;
@@ -659,8 +659,7 @@ static int serve_path(struct env *env, const struct request *req, struct respons
             return resp->status;
         }
         /* Precompressed files are checked with the original, at most once a second. */
-        if (e && cache_same_file(e, &st) &&
-            (fresh || precompressed_unchanged(env, e, path, &st))) {
+        if (e && cache_same_file(e, &st) && (fresh || precompressed_unchanged(env, e, path, &st))) {
             cache_checked(e, env->now_ms);
             stats_add(&env->my_stats->cache_hits, 1);
         } else {

@@ -116,8 +116,8 @@ static void check_origin(struct slice v, uint64_t n)
 {
     const char *nl = memchr(v.ptr, '\n', v.len);
     struct slice origin = nl ? slice_make(v.ptr, (size_t)(nl - v.ptr)) : v;
-    struct slice host = nl ? slice_make(nl + 1, v.len - (size_t)(nl - v.ptr) - 1)
-                           : slice_make(NULL, 0);
+    struct slice host =
+        nl ? slice_make(nl + 1, v.len - (size_t)(nl - v.ptr) - 1) : slice_make(NULL, 0);
     (void)auth_same_origin(origin, host, n & 1);
 }
 
@@ -152,14 +152,30 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     memcpy(copy, data + 9, len);
     struct slice v = slice_make(copy, len);
     switch (data[0] % 8) {
-    case 0: check_range(v, n); break;
-    case 1: check_etags(v, n); break;
-    case 2: check_encoding(v, n); break;
-    case 3: check_date(v); break;
-    case 4: check_query(v); break;
-    case 5: check_cookie(v); break;
-    case 6: check_origin(v, n); break;
-    case 7: check_basic(v); break;
+    case 0:
+        check_range(v, n);
+        break;
+    case 1:
+        check_etags(v, n);
+        break;
+    case 2:
+        check_encoding(v, n);
+        break;
+    case 3:
+        check_date(v);
+        break;
+    case 4:
+        check_query(v);
+        break;
+    case 5:
+        check_cookie(v);
+        break;
+    case 6:
+        check_origin(v, n);
+        break;
+    case 7:
+        check_basic(v);
+        break;
     }
     free(copy);
     return 0;
