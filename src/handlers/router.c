@@ -33,6 +33,7 @@ enum route_flags {
 
 struct route {
     const char *path; /* normalised, relative to the root: "status", "forms/" */
+    size_t len;       /* of path: routes are matched on every request */
     unsigned methods; /* mask of M(HTTP_…) */
     unsigned flags;
     handler_fn *fn;
@@ -41,24 +42,28 @@ struct route {
 
 /* Looked up in order: the first route whose path and method match wins; a path matched
  * with no route for the method gets 405 with the union of their methods. */
+#define PATH(p) p, sizeof(p) - 1
+
 static const struct route routes[] = {
-    {"status", GET_HEAD, 0, status_handle, NULL},
-    {"api/status", GET_HEAD, ROUTE_JSON, api_status, NULL},
-    {"api/stats", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_stats, NULL},
-    {"api/submissions", GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_submissions, api_submissions_done},
+    {PATH("status"), GET_HEAD, 0, status_handle, NULL},
+    {PATH("api/status"), GET_HEAD, ROUTE_JSON, api_status, NULL},
+    {PATH("api/stats"), GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_stats, NULL},
+    {PATH("api/submissions"), GET_HEAD, ROUTE_JSON | ROUTE_ADMIN, api_submissions,
+     api_submissions_done},
     /* Unknown API paths: JSON 404s, except OPTIONS, left to CORS preflights and Allow. */
-    {"api/", ~M(HTTP_OPTIONS), ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
-    {"admin", GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
-    {"metrics", GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
-    {"login", GET_HEAD, 0, auth_login_page, NULL},
-    {"login", M(HTTP_POST), ROUTE_FORM, auth_login, NULL},
-    {"logout", M(HTTP_POST), ROUTE_FORM, auth_logout, NULL},
-    {"forms/", M(HTTP_POST), ROUTE_PREFIX | ROUTE_FORM | ROUTE_FILES, forms_handle, forms_done},
+    {PATH("api/"), ~M(HTTP_OPTIONS), ROUTE_JSON | ROUTE_PREFIX, api_not_found, NULL},
+    {PATH("admin"), GET_HEAD, ROUTE_ADMIN, admin_handle, NULL},
+    {PATH("metrics"), GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
+    {PATH("login"), GET_HEAD, 0, auth_login_page, NULL},
+    {PATH("login"), M(HTTP_POST), ROUTE_FORM, auth_login, NULL},
+    {PATH("logout"), M(HTTP_POST), ROUTE_FORM, auth_logout, NULL},
+    {PATH("forms/"), M(HTTP_POST), ROUTE_PREFIX | ROUTE_FORM | ROUTE_FILES, forms_handle,
+     forms_done},
 };
 
-static const struct route static_route = {NULL, GET_HEAD, 0, static_handle, NULL};
-static const struct route page_route = {NULL, GET_HEAD, 0, page_handle, NULL};
-static const struct route page_post_route = {NULL, M(HTTP_POST), ROUTE_FORM, page_handle, NULL};
+static const struct route static_route = {NULL, 0, GET_HEAD, 0, static_handle, NULL};
+static const struct route page_route = {NULL, 0, GET_HEAD, 0, page_handle, NULL};
+static const struct route page_post_route = {NULL, 0, M(HTTP_POST), ROUTE_FORM, page_handle, NULL};
 
 struct route_call {
     const struct route *route;
@@ -145,7 +150,9 @@ static enum router_step redirect_https(struct env *env, const struct request *re
  * takes exactly its path. */
 static bool path_matches(const struct route *r, const struct env *env)
 {
-    size_t n = strlen(r->path), len = env->rel_info.len;
+    size_t n = r->len, len = env->rel_info.len;
+    if (len == 0 || env->rel[0] != r->path[0]) /* most paths differ at once */
+        return false;
     if (r->flags & ROUTE_PREFIX)
         return (len == n - 1 || len > n) && memcmp(env->rel, r->path, n - 1) == 0 &&
                (len == n - 1 || env->rel[n - 1] == '/');
