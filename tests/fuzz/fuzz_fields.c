@@ -21,21 +21,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "handlers/auth.h"
 #include "handlers/listing.h"
 #include "http/cond.h"
 #include "http/date.h"
 #include "http/encoding.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_fields: %s:%d: %s\n", __FILE__, __LINE__, #cond);                \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static void check_range(struct slice v, uint64_t size)
 {

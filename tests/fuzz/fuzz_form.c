@@ -19,18 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "http/form.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-/* Assertions that stay on in every build, naming the broken invariant. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_form: %s:%d: %s\n", __FILE__, __LINE__, #cond);                  \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 static const struct form_limits roomy = {1000, 100000, 100000, 1000000};
 static const struct form_limits tight = {3, 8, 16, 512};

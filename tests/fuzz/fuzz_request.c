@@ -12,20 +12,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "http/request.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 enum { FUZZ_MAX_HEAD = 16384 };
-
-/* Assertions that stay on in every build, naming the broken invariant. */
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond)) {                                                                             \
-            fprintf(stderr, "fuzz_request: %s:%d: %s\n", __FILE__, __LINE__, #cond);               \
-            abort();                                                                               \
-        }                                                                                          \
-    } while (0)
 
 /* A slice is in bounds if it lies inside [base, base + len); an empty one may sit at the end. */
 static bool slice_inside(struct slice s, const char *base, size_t len)

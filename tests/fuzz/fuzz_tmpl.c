@@ -21,10 +21,9 @@
 
 #include <cjson/cJSON.h>
 
+#include "fuzz.h"
 #include "template/tmpl.h"
 #include "util/buf.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 enum {
     OUT_MAX_BYTES = 1 << 16, /* enough to reach every limit, small enough to stay fast */
