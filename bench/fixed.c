@@ -65,6 +65,16 @@ static void set_out(int fd, struct conn *c, int want)
     c->want_out = want;
 }
 
+// After a failed write: 0 to wait for EPOLLOUT, 1 to try again (EINTR), -1 to close.
+static int write_failed(int fd, struct conn *c)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK) {
+        set_out(fd, c, 1);
+        return 0;
+    }
+    return errno == EINTR ? 1 : -1;
+}
+
 // Sends as many pending responses as the socket takes. Returns -1 if the connection died.
 static int flush(int fd, struct conn *c)
 {
@@ -76,13 +86,10 @@ static int flush(int fd, struct conn *c)
             iov[n++] = (struct iovec){resp, resp_len};
         ssize_t w = writev(fd, iov, n);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_out(fd, c, 1);
-                return 0;
-            }
-            if (errno == EINTR)
+            int rc = write_failed(fd, c);
+            if (rc == 1)
                 continue;
-            return -1;
+            return rc;
         }
         size_t done = (size_t)w + c->off;
         c->pending -= done / resp_len;
@@ -92,13 +99,10 @@ static int flush(int fd, struct conn *c)
     while (c->closing) {
         ssize_t w = write(fd, resp_close + c->off, resp_close_len - c->off);
         if (w < 0) {
-            if (errno == EAGAIN || errno == EWOULDBLOCK) {
-                set_out(fd, c, 1);
-                return 0;
-            }
-            if (errno == EINTR)
+            int rc = write_failed(fd, c);
+            if (rc == 1)
                 continue;
-            return -1;
+            return rc;
         }
         c->off += (size_t)w;
         if (c->off == resp_close_len)

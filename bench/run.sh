@@ -906,12 +906,8 @@ header_lines() {
         "other programs' load before it: ${idle_load} % of one CPU"
 }
 
-md=$tmp/latest.md
-{
-    echo "# mica benchmark — $run_date"
-    echo
-    header_lines
-    echo
+# The summary, the method and every scenario's table: the body of both reports.
+report_body() {
     echo "## Summary (medians; ratios to nginx)"
     echo
     summary_table
@@ -922,6 +918,15 @@ md=$tmp/latest.md
     echo
     echo "## Scenarios"
     for s in "${SCENARIOS[@]}"; do scenario_detail "$s"; done
+}
+
+md=$tmp/latest.md
+{
+    echo "# mica benchmark — $run_date"
+    echo
+    header_lines
+    echo
+    report_body
 } >"$md"
 
 cp "$md" "$here/results/latest.md"
@@ -975,16 +980,7 @@ end='<!-- bench/run.sh: end -->'
     echo "programs; one whose CPU speed % is well below 60 ran while the machine (a VM) was slowed down from"
     echo "outside: its req/s is low for every server alike, its req per CPU-s mostly holds."
     echo
-    echo "## Summary (medians; ratios to nginx)"
-    echo
-    summary_table
-    echo
-    echo "## Method"
-    echo
-    method_text
-    echo
-    echo "## Scenarios"
-    for s in "${SCENARIOS[@]}"; do scenario_detail "$s"; done
+    report_body
     echo
     echo "$end"
 } >"$tmp/doc-block.md"

@@ -516,14 +516,23 @@ static bool folder_href(const struct env *env, struct buf *out)
     }
 }
 
+/* A new object appended to arr, or NULL (out of memory). */
+static cJSON *array_add_object(cJSON *arr)
+{
+    cJSON *o = cJSON_CreateObject();
+    if (o && !cJSON_AddItemToArray(arr, o)) {
+        cJSON_Delete(o);
+        o = NULL;
+    }
+    return o;
+}
+
 static bool add_crumb(cJSON *crumbs, struct buf *tmp, const char *name, size_t len,
                       struct buf *href, bool is_current)
 {
-    cJSON *c = cJSON_CreateObject();
-    if (!c || !cJSON_AddItemToArray(crumbs, c)) {
-        cJSON_Delete(c);
+    cJSON *c = array_add_object(crumbs);
+    if (!c)
         return false;
-    }
     return add_text(c, "name", tmp, name, len) && add_buf(c, "href", href) &&
            cJSON_AddBoolToObject(c, "is_current", is_current);
 }
@@ -614,11 +623,9 @@ static bool add_href(cJSON *obj, struct buf *tmp, const struct buf *base, const 
 static bool add_html_entry(cJSON *arr, const struct dir_list *l, const struct entry *e,
                            const struct buf *base, struct buf *tmp)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(arr, o)) {
-        cJSON_Delete(o);
+    cJSON *o = array_add_object(arr);
+    if (!o)
         return false;
-    }
     const char *name = l->names.data + e->name_at;
     char size[LISTING_SIZE_LEN], iso[DATE_ISO_LEN + 1], when[40];
     listing_human_size(e->size, size);
@@ -641,11 +648,9 @@ static bool add_html_entry(cJSON *arr, const struct dir_list *l, const struct en
 static bool add_json_entry(cJSON *arr, const struct dir_list *l, const struct entry *e,
                            const struct buf *base, struct buf *tmp)
 {
-    cJSON *o = cJSON_CreateObject();
-    if (!o || !cJSON_AddItemToArray(arr, o)) {
-        cJSON_Delete(o);
+    cJSON *o = array_add_object(arr);
+    if (!o)
         return false;
-    }
     const char *name = l->names.data + e->name_at;
     char iso[DATE_ISO_LEN + 1];
     date_iso(e->mtime.tv_sec, iso);

@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -130,6 +131,21 @@ def assert_clean_exit(code, err):
     assert code == 0, f"exit code {code}: {err}"
 
 
+def stop_all_clean(procs):
+    """Stops every started one of procs (Server or Mica) by its pid; fails if any exited
+    unclean (a sanitizer report, an exit code other than 0)."""
+    failures = []
+    for p in procs:
+        if p.proc is None:
+            continue
+        code, err = p.stop()
+        try:
+            assert_clean_exit(code, err)
+        except AssertionError as e:
+            failures.append(str(e))
+    assert not failures, "\n".join(failures)
+
+
 @pytest.fixture
 def make_server(tmp_path):
     """Factory: make_server(files={...}, args=[...], config={...}) → a started Server.
@@ -169,16 +185,7 @@ def make_server(tmp_path):
         return srv.start() if start else srv
 
     yield factory
-    failures = []
-    for srv in started:
-        if srv.proc is None:
-            continue
-        code, err = srv.stop()
-        try:
-            assert_clean_exit(code, err)
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "\n".join(failures)
+    stop_all_clean(started)
 
 
 @pytest.fixture
@@ -334,6 +341,29 @@ def wait_for(pred, timeout=5.0, interval=0.05):
         if v or time.monotonic() >= deadline:
             return v
         time.sleep(interval)
+
+
+def run_threads(n, fn, timeout=60):
+    """Runs fn(i) in n threads; returns the list of exceptions raised."""
+    errors = []
+    lock = threading.Lock()
+    start = threading.Barrier(n)
+
+    def body(i):
+        try:
+            start.wait(timeout=10)
+            fn(i)
+        except BaseException as e:  # noqa: BLE001 - reported below
+            with lock:
+                errors.append(f"client {i}: {e!r}")
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    assert not any(t.is_alive() for t in threads), "clients still running"
+    return errors
 
 
 def start_process(args, cwd, timeout=10.0):
@@ -492,9 +522,14 @@ def db_rows(data_dir, sql="SELECT id, form, created_at, client_ip, user_agent, f
 def wait_log(srv, pred, timeout=3.0):
     """Polls the server's error log until pred(text) is truthy (lines are flushed within
     about a second); returns the text."""
+    return poll_text(srv.log_text, pred, timeout)
+
+
+def poll_text(read, pred, timeout=3.0):
+    """Calls read() until pred(text) is truthy or the deadline passes; returns the text."""
     deadline = time.monotonic() + timeout
     while True:
-        text = srv.log_text()
+        text = read()
         if pred(text) or time.monotonic() >= deadline:
             return text
         time.sleep(0.05)

@@ -22,7 +22,7 @@ import time
 
 import pytest
 
-from conftest import MICA_BIN, REPO, START_RE, assert_clean_exit
+from conftest import MICA_BIN, REPO, START_RE, poll_text, stop_all_clean
 
 # SPEC §5: IP - USER [time] "REQUEST" STATUS BYTES "REFERER" "USER-AGENT" USEC, where the
 # quoted fields hold printable ASCII only, with '"' and '\' escaped as \xHH.
@@ -147,12 +147,7 @@ class Mica:
 
     def wait_error(self, pred, timeout=3.0):
         """Polls error.log until pred(text); returns the text."""
-        deadline = time.monotonic() + timeout
-        while True:
-            text = self.error_text()
-            if pred(text) or time.monotonic() >= deadline:
-                return text
-            time.sleep(0.05)
+        return poll_text(self.error_text, pred, timeout)
 
     def signal(self, sig):
         os.kill(self.proc.pid, sig)
@@ -224,13 +219,4 @@ def micas(tmp_path):
         return m.start() if start else m
 
     yield factory
-    failures = []
-    for m in made:
-        if m.proc is None:
-            continue
-        code, err = m.stop()
-        try:
-            assert_clean_exit(code, err)
-        except AssertionError as e:
-            failures.append(str(e))
-    assert not failures, "\n".join(failures)
+    stop_all_clean(made)

@@ -14,13 +14,12 @@ import os
 import random
 import shutil
 import subprocess
-import threading
 import time
 
 import pytest
 import requests
 
-from conftest import Server, assert_clean_exit, basic_auth, request
+from conftest import Server, assert_clean_exit, basic_auth, request, run_threads
 
 BROTLI = shutil.which("brotli")
 CURL = shutil.which("curl")
@@ -399,24 +398,17 @@ def test_concurrent_clients_get_correct_bodies(make_server):
 
     def client(seed):
         rnd = random.Random(seed)
-        try:
-            with srv.conn(timeout=10) as c:
-                for _ in range(60):
-                    name = rnd.choice(sorted(files))
-                    ae = rnd.choice(["gzip", "br", "identity", "br, gzip"])
-                    c.get(f"/{name}", [f"Accept-Encoding: {ae}"])
-                    st, h, body, _ = c.read_response()
-                    if st != 200 or int(h["content-length"]) != len(body):
-                        errors.append((name, ae, st, h))
-                    seen[(name, h.get("content-encoding"), body)] = h
-        except Exception as e:  # noqa: BLE001 — reported below
-            errors.append(repr(e))
+        with srv.conn(timeout=10) as c:
+            for _ in range(60):
+                name = rnd.choice(sorted(files))
+                ae = rnd.choice(["gzip", "br", "identity", "br, gzip"])
+                c.get(f"/{name}", [f"Accept-Encoding: {ae}"])
+                st, h, body, _ = c.read_response()
+                if st != 200 or int(h["content-length"]) != len(body):
+                    errors.append((name, ae, st, h))
+                seen[(name, h.get("content-encoding"), body)] = h
 
-    threads = [threading.Thread(target=client, args=(i,)) for i in range(8)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    errors += run_threads(8, client, timeout=60)
     assert not errors, errors[:5]
     for (name, _, body), h in seen.items():  # each distinct body once
         assert decode(h, body) == files[name], (name, h)

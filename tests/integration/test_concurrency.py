@@ -3,41 +3,17 @@
 must not hold a worker; every response byte-checked."""
 import os
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from conftest import REPO, request
+from conftest import REPO, request, run_threads
 
 SIZES = {"tiny.txt": 13, "small.html": 900, "mid.css": 9000, "big.bin": 40000, "large.bin": 300000}
 
 
 def make_files():
     return {name: os.urandom(n) for name, n in SIZES.items()}
-
-
-def run_threads(n, fn, timeout=60):
-    """Runs fn(i) in n threads; returns the list of exceptions raised."""
-    errors = []
-    lock = threading.Lock()
-    start = threading.Barrier(n)
-
-    def body(i):
-        try:
-            start.wait(timeout=10)
-            fn(i)
-        except BaseException as e:  # noqa: BLE001 - reported below
-            with lock:
-                errors.append(f"client {i}: {e!r}")
-
-    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout)
-    assert not any(t.is_alive() for t in threads), "clients still running"
-    return errors
 
 
 def test_100_clients_50_keepalive_requests(make_server):

@@ -164,6 +164,18 @@ static void cfg_self_signed(struct config *c)
     c->tls.self_signed = true;
 }
 
+/* A TLS context with a generated certificate, from the defaults (its SHA-256 fingerprint
+ * in fingerprint unless NULL); fails the test if there is none. */
+static struct tls *open_self_signed(struct config *c, char *fingerprint)
+{
+    cfg_self_signed(c);
+    struct tls *t = NULL;
+    char fp[96], err[256];
+    if (tls_open(&t, c, fingerprint ? fingerprint : fp, err) != 0)
+        fail_msg("tls_open: %s", err);
+    return t;
+}
+
 static void cfg_files(struct config *c, const char *cert, const char *key)
 {
     config_defaults(c);
@@ -621,10 +633,8 @@ static void test_handshake_tls13(void **state)
 {
     (void)state;
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    char fingerprint[96];
+    struct tls *t = open_self_signed(&c, fingerprint);
     const struct client_opts o = {
         .sni = "www.example.test", .alpn = alpn_h2_h1, .alpn_len = sizeof alpn_h2_h1 - 1};
     struct pair p;
@@ -681,10 +691,7 @@ static void test_alpn(void **state)
         {"no ALPN extension", NULL, 0, ""},
     };
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    struct tls *t = open_self_signed(&c, NULL);
     int failures = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct alpn_case *k = &cases[i];
@@ -736,10 +743,7 @@ static void test_versions_and_ciphers(void **state)
         {"TLS 1.0", TLS1_VERSION, "DEFAULT@SECLEVEL=0", false},
     };
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    struct tls *t = open_self_signed(&c, NULL);
     int failures = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct version_case *k = &cases[i];
@@ -794,10 +798,7 @@ static void test_not_tls(void **state)
          false, IO_ERROR},
     };
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    struct tls *t = open_self_signed(&c, NULL);
     int failures = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const struct junk_case *k = &cases[i];
@@ -837,10 +838,7 @@ static void test_data_both_ways(void **state)
 {
     (void)state;
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    struct tls *t = open_self_signed(&c, NULL);
     const struct client_opts o = {0};
     struct pair p;
     pair_open(&p, t, &o, false);
@@ -967,10 +965,7 @@ static void test_resumption(void **state)
     for (size_t i = 0; i < sizeof versions / sizeof versions[0]; i++) {
         const int v = versions[i];
         struct config c;
-        cfg_self_signed(&c);
-        struct tls *t = NULL;
-        char fingerprint[96], err[256];
-        assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+        struct tls *t = open_self_signed(&c, NULL);
         bool is_reused;
         SSL_SESSION *s1 = connect_with(t, v, NULL, &is_reused, NULL);
         assert_false(is_reused);
@@ -979,7 +974,7 @@ static void test_resumption(void **state)
         SSL_SESSION_free(s);
 
         /* Keys survive a reload, so tickets do too. */
-        char fp2[96];
+        char fp2[96], err[256];
         assert_int_equal(tls_reload(t, &c, fp2, err), 0);
         s = connect_with(t, v, s1, &is_reused, NULL);
         assert_true(is_reused);
@@ -1081,10 +1076,7 @@ static void test_ktls(void **state)
 {
     (void)state;
     struct config c;
-    cfg_self_signed(&c);
-    struct tls *t = NULL;
-    char fingerprint[96], err[256];
-    assert_int_equal(tls_open(&t, &c, fingerprint, err), 0);
+    struct tls *t = open_self_signed(&c, NULL);
     const struct client_opts o = {.ciphers = NULL};
     struct pair p;
     pair_open(&p, t, &o, true);
