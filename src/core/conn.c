@@ -37,10 +37,9 @@
 enum {
     BATCH_BYTES = 64 * 1024, /* stop answering pipelined requests past this much output */
     RUN_BUDGET = 64,         /* responses and reads per turn before others get theirs */
-    /* Bytes per sendfile call. Measured on loopback with 1 MiB files: 1 MiB calls reach
-     * 2.2 GB/s at 1.12 CPU-s per GB; 256 KiB calls 4.3 GB/s at 0.62 (128 KiB: 4.6 GB/s
-     * at 0.79). Smaller calls keep the socket buffer flowing instead of filling it in one
-     * burst and waiting for it to drain. */
+    /* Bytes per sendfile call. On loopback with 1 MiB files, calls of 128 KiB to 1 MiB
+     * all run at the client's speed for the same CPU per byte (docs/benchmarks.md); a
+     * bounded call gives the worker back to other connections every ~35 µs. */
     SENDFILE_CHUNK = 256 * 1024,
     LINGER_MS = 2000,          /* how long a rejected client may keep sending */
     LINGER_BYTES = 256 * 1024, /* … and how much */
