@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "http/form.h"
+#include "guarded.h"
 
 /* The input of a case, and its expected trace, as pointer and length (NUL bytes count). */
 #define IN(s) .input = (s), .len = sizeof(s) - 1
@@ -36,38 +37,6 @@ static const struct form_limits roomy = {
     .max_file_bytes = 100000,
     .max_total_bytes = 1000000,
 };
-
-/* Memory whose last bytes end where an inaccessible page begins. */
-struct guarded {
-    char *base;
-    size_t size; /* readable bytes */
-};
-
-static struct guarded guarded_map(size_t readable_pages)
-{
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    struct guarded g = {.size = readable_pages * page};
-    void *p = mmap(NULL, g.size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(p != MAP_FAILED);
-    g.base = p;
-    assert_int_equal(mprotect(g.base + g.size, page, PROT_NONE), 0);
-    return g;
-}
-
-static void guarded_unmap(struct guarded *g)
-{
-    munmap(g->base, g->size + (size_t)sysconf(_SC_PAGESIZE));
-}
-
-/* Copies bytes so they end at the guard page; returns where they start. */
-static char *guarded_put(const struct guarded *g, const char *bytes, size_t n)
-{
-    assert_true(n <= g->size);
-    char *dst = g->base + g->size - n;
-    if (n > 0)
-        memcpy(dst, bytes, n);
-    return dst;
-}
 
 /* The recorder: callbacks that write the trace. */
 

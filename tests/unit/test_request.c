@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "http/request.h"
+#include "guarded.h"
 
 enum { MAX_HEAD = 16384 };
 
@@ -623,37 +624,6 @@ static void test_cases_split(void **state)
         }
     }
     assert_int_equal(failed, 0);
-}
-
-/* Memory whose last `len` bytes end where an inaccessible page begins. */
-struct guarded {
-    char *base;
-    size_t size; /* readable bytes */
-};
-
-static struct guarded guarded_map(size_t readable_pages)
-{
-    const size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    struct guarded g = {.size = readable_pages * page};
-    void *p = mmap(NULL, g.size + page, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    assert_true(p != MAP_FAILED);
-    g.base = p;
-    assert_int_equal(mprotect(g.base + g.size, page, PROT_NONE), 0);
-    return g;
-}
-
-static void guarded_unmap(struct guarded *g)
-{
-    munmap(g->base, g->size + (size_t)sysconf(_SC_PAGESIZE));
-}
-
-/* Copies bytes so they end at the guard page; returns where they start. */
-static const char *guarded_put(const struct guarded *g, const char *bytes, size_t n)
-{
-    assert_true(n <= g->size);
-    char *dst = g->base + g->size - n;
-    memcpy(dst, bytes, n);
-    return dst;
 }
 
 /*
