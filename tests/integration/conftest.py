@@ -47,7 +47,7 @@ class Server:
         self.error_log = self.workdir / "error.log"
 
     def start(self, timeout=10.0):
-        cmd = [MICA_BIN, "--port", "0"]
+        cmd = ["--port", "0"]
         if self.bind is not None:
             cmd += ["--bind", self.bind]
         cmd += ["--root", str(self.root), "--templates", self.templates,
@@ -56,27 +56,12 @@ class Server:
             cfg = self.workdir / "config.json"
             cfg.write_text(json.dumps(self.config))
             cmd += ["--config", str(cfg)]
-        cmd += self.args
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        self.proc = subprocess.Popen(cmd, cwd=self.workdir, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env,
-                                     preexec_fn=self.preexec_fn)
-        deadline = time.monotonic() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
-                self.kill()
-                raise RuntimeError(f"mica did not start: {line!r} {err}")
-            ready, _, _ = select.select([self.proc.stdout], [], [], left)
-            if ready:
-                ch = os.read(self.proc.stdout.fileno(), 1)
-                if not ch:
-                    continue
-                line += ch
+        self.proc = spawn_mica(cmd + self.args, self.workdir, self.preexec_fn)
+        line = first_line(self.proc, timeout)
+        if not line.endswith(b"\n"):
+            err = self.proc.stderr.read().decode(errors="replace") if self.proc.poll() is not None else ""
+            self.kill()
+            raise RuntimeError(f"mica did not start: {line!r} {err}")
         self.banner = line.decode()
         m = START_RE.search(self.banner)
         assert m, self.banner
@@ -105,16 +90,9 @@ class Server:
         """SIGTERM, wait, and return (exit code, stderr text)."""
         if self.proc is None:
             return None, ""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            _, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("mica did not stop within %.0f s of SIGTERM" % timeout)
-        code = self.proc.returncode
-        self.proc = None
-        return code, err.decode(errors="replace")
+        proc, self.proc = self.proc, None
+        code, _, err = terminate(proc, timeout)
+        return code, err
 
     def kill(self):
         if self.proc is not None and self.proc.poll() is None:
@@ -366,44 +344,74 @@ def run_threads(n, fn, timeout=60):
     return errors
 
 
-def start_process(args, cwd, timeout=10.0):
-    """Runs the mica binary with args in cwd and waits for its first stdout line (or exit).
-
-    Returns (proc, first line); proc has exited if the line is empty."""
+def mica_env():
+    """The environment to run mica in: sanitizers report leaks too and stop at the first UB."""
     env = dict(os.environ)
     env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-    proc = subprocess.Popen([MICA_BIN] + list(args), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=env)
+    env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+    return env
+
+
+def spawn_mica(args, cwd, preexec_fn=None):
+    """Starts the mica binary with args in cwd, stdout and stderr piped."""
+    return subprocess.Popen([MICA_BIN] + list(args), cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=mica_env(), preexec_fn=preexec_fn)
+
+
+def first_line(proc, timeout):
+    """proc's stdout up to and with its first newline; without one when proc closed its
+    stdout (exited) or timeout seconds went by first."""
     deadline = time.monotonic() + timeout
     line = b""
     while not line.endswith(b"\n"):
         left = deadline - time.monotonic()
         if left <= 0:
-            proc.kill()
-            proc.wait()
-            raise AssertionError(f"no start-up line within {timeout} s: {line!r}")
+            break
         ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.1))
         if ready:
             ch = os.read(proc.stdout.fileno(), 1)
             if not ch:
                 break
             line += ch
-        elif proc.poll() is not None and not line:
+        elif proc.poll() is not None:
             break
+    return line
+
+
+def terminate(proc, timeout=15.0):
+    """SIGTERM by pid, wait; returns (exit code, the rest of stdout, stderr text). One that
+    does not stop in time is killed and the test fails."""
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGTERM)
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+        raise AssertionError("mica did not stop within %.0f s of SIGTERM" % timeout)
+    return proc.returncode, out, err.decode(errors="replace")
+
+
+def start_process(args, cwd, timeout=10.0):
+    """Runs the mica binary with args in cwd and waits for its first stdout line (or exit).
+
+    Returns (proc, first line); proc has exited if the line is empty."""
+    proc = spawn_mica(args, cwd)
+    line = first_line(proc, timeout)
+    if not line.endswith(b"\n"):
+        try:
+            proc.wait(timeout=5)  # stdout closed: it is exiting
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"no start-up line within {timeout} s: {line!r}")
     return proc, line.decode(errors="replace")
 
 
 def stop_process(proc, timeout=15.0):
     """SIGTERM by pid, wait, return (exit code, stderr text)."""
-    if proc.poll() is None:
-        os.kill(proc.pid, signal.SIGTERM)
-    try:
-        _, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-        raise AssertionError("mica did not stop within %.0f s of SIGTERM" % timeout)
-    return proc.returncode, err.decode(errors="replace")
+    code, _, err = terminate(proc, timeout)
+    return code, err
 
 
 def ipv6_loopback():

@@ -14,15 +14,12 @@ import json
 import os
 import pathlib
 import re
-import select
 import signal
 import socket
-import subprocess
-import time
 
 import pytest
 
-from conftest import MICA_BIN, REPO, START_RE, poll_text, stop_all_clean
+from conftest import REPO, START_RE, first_line, poll_text, spawn_mica, stop_all_clean, terminate
 
 # SPEC §5: IP - USER [time] "REQUEST" STATUS BYTES "REFERER" "USER-AGENT" USEC, where the
 # quoted fields hold printable ASCII only, with '"' and '\' escaped as \xHH.
@@ -104,29 +101,17 @@ class Mica:
 
     def start(self, timeout=10.0):
         self.write_config()
-        env = dict(os.environ)
-        env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
-        env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
-        self.proc = subprocess.Popen([MICA_BIN, "--config", str(self.config_path)] + self.args,
-                                     cwd=self.workdir, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=env, preexec_fn=self.preexec_fn)
-        deadline = time.monotonic() + timeout
-        line = b""
-        while not line.endswith(b"\n"):
-            left = deadline - time.monotonic()
-            if left <= 0 or self.proc.poll() is not None:
-                proc, self.proc = self.proc, None
-                if proc.poll() is None:
-                    proc.kill()
-                _, err = proc.communicate(timeout=10)
-                self.returncode = proc.returncode
-                raise RuntimeError(f"mica did not start (exit {proc.returncode}): {line!r} "
-                                   f"{err.decode(errors='replace')}")
-            ready, _, _ = select.select([self.proc.stdout], [], [], min(left, 0.1))
-            if ready:
-                ch = os.read(self.proc.stdout.fileno(), 1)
-                if ch:
-                    line += ch
+        self.proc = spawn_mica(["--config", str(self.config_path)] + self.args, self.workdir,
+                               self.preexec_fn)
+        line = first_line(self.proc, timeout)
+        if not line.endswith(b"\n"):
+            proc, self.proc = self.proc, None
+            if proc.poll() is None:
+                proc.kill()
+            _, err = proc.communicate(timeout=10)
+            self.returncode = proc.returncode
+            raise RuntimeError(f"mica did not start (exit {proc.returncode}): {line!r} "
+                               f"{err.decode(errors='replace')}")
         self.banner = line.decode()
         m = START_RE.search(self.banner)
         assert m, self.banner
@@ -167,17 +152,9 @@ class Mica:
         """SIGTERM, wait; returns (exit code, stderr text); stdout's rest goes to self.out."""
         if self.proc is None:
             return None, ""
-        if self.proc.poll() is None:
-            os.kill(self.proc.pid, signal.SIGTERM)
-        try:
-            out, err = self.proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.kill()
-            raise AssertionError("mica did not stop within %.0f s of SIGTERM" % timeout)
-        self.out = out
-        code = self.proc.returncode
-        self.proc = None
-        return code, err.decode(errors="replace")
+        proc, self.proc = self.proc, None
+        code, self.out, err = terminate(proc, timeout)
+        return code, err
 
     def kill(self):
         """SIGKILL (a crash on purpose); the fixture then leaves it alone."""

@@ -9,14 +9,13 @@ import subprocess
 
 import pytest
 
-from conftest import MICA_BIN, REPO, START_RE, assert_clean_exit, start_process, stop_process
+from conftest import (MICA_BIN, REPO, START_RE, assert_clean_exit, mica_env, start_process,
+                      stop_process)
 
 
 def run(args, cwd, timeout=10, stdin=None):
-    env = dict(os.environ)
-    env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
     return subprocess.run([MICA_BIN] + list(args), cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=env, input=stdin)
+                          timeout=timeout, env=mica_env(), input=stdin)
 
 
 @pytest.fixture

@@ -30,7 +30,7 @@ import warnings
 
 import pytest
 
-from conftest import MICA_BIN, Conn, REPO, parse_responses, request, start_process, wait_for, \
+from conftest import MICA_BIN, Conn, REPO, first_line, parse_responses, request, start_process, wait_for, \
     wait_log
 
 ASAN = os.environ.get("MICA_VARIANT") == "asan"
@@ -60,16 +60,8 @@ def free_port():
 
 def read_stdout_line(proc, timeout=10.0):
     """The next line mica prints on stdout (the start-up lines after the first)."""
-    deadline = time.monotonic() + timeout
-    line = b""
-    while not line.endswith(b"\n"):
-        left = deadline - time.monotonic()
-        assert left > 0, f"no further start-up line within {timeout} s: {line!r}"
-        ready, _, _ = select.select([proc.stdout], [], [], min(left, 0.1))
-        if ready:
-            ch = os.read(proc.stdout.fileno(), 1)
-            assert ch, f"stdout closed after {line!r}"
-            line += ch
+    line = first_line(proc, timeout)
+    assert line.endswith(b"\n"), f"no further start-up line within {timeout} s: {line!r}"
     return line.decode().rstrip("\n")
 
 
