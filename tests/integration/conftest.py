@@ -321,6 +321,30 @@ def wait_for(pred, timeout=5.0, interval=0.05):
         time.sleep(interval)
 
 
+def serves(srv, timeout=5.0):
+    """Whether srv answers GET /HelloWorld.html with 200 within timeout seconds (after it
+    was starved of connections or descriptors)."""
+    def ok():
+        try:
+            return request(srv, "/HelloWorld.html", timeout=2)[0] == 200
+        except (OSError, AssertionError, TimeoutError):
+            return False
+    return wait_for(ok, timeout=timeout)
+
+
+def first_status(buf):
+    """The status of the first response in buf once it is complete, else None."""
+    head, sep, body = buf.partition(b"\r\n\r\n")
+    if not sep:
+        return None
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        k, _, v = line.partition(b":")
+        if k.strip().lower() == b"content-length":
+            length = int(v)
+    return int(head[9:12]) if len(body) >= length else None
+
+
 def run_threads(n, fn, timeout=60):
     """Runs fn(i) in n threads; returns the list of exceptions raised."""
     errors = []

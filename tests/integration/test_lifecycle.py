@@ -12,7 +12,8 @@ import time
 
 import pytest
 
-from conftest import (REPO, Conn, assert_clean_exit, proc_cpu_seconds, request, wait_for)
+from conftest import (REPO, Conn, assert_clean_exit, first_status, proc_cpu_seconds, request,
+                      serves, wait_for)
 
 HELLO = (REPO / "www" / "HelloWorld.html").read_bytes()
 
@@ -271,27 +272,9 @@ def test_max_connections(make_server):
         for c in conns:
             c.close()
 
-    def served():
-        try:
-            return request(srv, "/HelloWorld.html", timeout=2)[0] == 200
-        except (OSError, AssertionError, TimeoutError):
-            return False
-    assert wait_for(served, timeout=5), "no service after the connections closed"
+    assert serves(srv), "no service after the connections closed"
     for _ in range(5):
         assert request(srv, "/HelloWorld.html")[0] == 200
-
-
-def complete_status(buf):
-    """The status of the first response in buf if it is complete, else None."""
-    head, sep, body = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v)
-    return int(head[9:12]) if len(body) >= length else None
 
 
 def collect(conns, timeout):
@@ -309,7 +292,7 @@ def collect(conns, timeout):
             except ConnectionResetError:
                 chunk = b""
             c.buf += chunk
-            status = complete_status(c.buf)
+            status = first_status(c.buf)
             if status is not None or not chunk:
                 key = status or "closed"
                 counts[key] = counts.get(key, 0) + 1
@@ -354,12 +337,7 @@ def test_out_of_file_descriptors(make_server):
         for c in conns:
             c.close()
 
-    def served():
-        try:
-            return request(srv, "/HelloWorld.html", timeout=2)[0] == 200
-        except (OSError, AssertionError, TimeoutError):
-            return False
-    assert wait_for(served, timeout=5), "no service after descriptors were freed"
+    assert serves(srv), "no service after descriptors were freed"
     for _ in range(20):
         status, _, body = request(srv, "/HelloWorld.html")
         assert status == 200 and body == HELLO

@@ -14,23 +14,11 @@ import time
 
 import pytest
 
-from conftest import REPO, proc_fd_count, proc_rss_bytes, raise_nofile, request, wait_for
+from conftest import (REPO, first_status, proc_fd_count, proc_rss_bytes, raise_nofile, request,
+                      serves, wait_for)
 
 HELLO = (REPO / "www" / "HelloWorld.html").read_bytes()
 ASAN = os.environ.get("MICA_VARIANT") == "asan"
-
-
-def first_status(buf):
-    """The status of the first response in buf once it is complete, else None."""
-    head, sep, body = buf.partition(b"\r\n\r\n")
-    if not sep:
-        return None
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        k, _, v = line.partition(b":")
-        if k.strip().lower() == b"content-length":
-            length = int(v)
-    return int(head[9:12]) if len(body) >= length else None
 
 
 class Crowd:
@@ -118,13 +106,6 @@ class Crowd:
         self.sel.close()
 
 
-def served(srv):
-    try:
-        return request(srv, "/HelloWorld.html", timeout=2)[0] == 200
-    except (OSError, AssertionError, TimeoutError):
-        return False
-
-
 def nofile_256():
     resource.setrlimit(resource.RLIMIT_NOFILE, (256, 256))
 
@@ -155,7 +136,7 @@ def test_descriptor_exhaustion_1000_clients(make_server):
     finally:
         crowd.close()
     # everyone left: normal service again
-    assert wait_for(lambda: served(srv), timeout=5), "no service after the clients left"
+    assert serves(srv), "no service after the clients left"
     for _ in range(10):
         status, _, body = request(srv, "/HelloWorld.html")
         assert status == 200 and body == HELLO
@@ -174,7 +155,7 @@ def test_10000_idle_keepalive_connections_memory(make_server):
     warm = Crowd(srv, 100, req)
     assert warm.run(10) == 0 and warm.counts() == {200: 100}
     warm.close()
-    assert wait_for(lambda: served(srv), timeout=3)
+    assert serves(srv, timeout=3)
     time.sleep(0.3)
     before = proc_rss_bytes(srv.pid)
     t0 = time.monotonic()
