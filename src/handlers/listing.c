@@ -496,8 +496,7 @@ static bool add_buf(cJSON *obj, const char *key, struct buf *b)
     return cJSON_AddStringToObject(obj, key, b->data) != NULL;
 }
 
-/* The folder's URL path, percent-encoded: "/" + each segment + "/". */
-static bool folder_href(const struct env *env, struct buf *out)
+bool listing_folder_href(const struct env *env, struct buf *out)
 {
     buf_reset(out);
     if (!buf_append(out, "/", 1))
@@ -669,7 +668,7 @@ static int respond_html(struct env *env, const struct request *req, struct respo
     buf_init(&base, NULL, 0, 0);
     cJSON *ctx = page_context(env, req);
     cJSON *entries = NULL;
-    bool ok = ctx && folder_href(env, &base) &&
+    bool ok = ctx && listing_folder_href(env, &base) &&
               add_text(ctx, "path", &tmp, env->url_path, strlen(env->url_path)) &&
               add_breadcrumbs(ctx, env, req, &tmp) && add_sort_links(ctx, q) &&
               add_counts(ctx, l) && (entries = cJSON_AddArrayToObject(ctx, "entries"));
@@ -690,7 +689,7 @@ static int respond_json(struct env *env, struct response *resp, const struct dir
     buf_init(&base, NULL, 0, 0);
     cJSON *root = cJSON_CreateObject();
     cJSON *entries = NULL;
-    bool ok = root && folder_href(env, &base) &&
+    bool ok = root && listing_folder_href(env, &base) &&
               add_text(root, "path", &tmp, env->url_path, strlen(env->url_path)) &&
               cJSON_AddNumberToObject(root, "count", (double)l->n) &&
               cJSON_AddNumberToObject(root, "more", (double)l->more) &&

@@ -88,6 +88,11 @@ int listing_name_cmp(const char *a, size_t a_len, const char *b, size_t b_len);
  * (one decimal below 10, rounded to nearest). */
 void listing_human_size(uint64_t bytes, char out[LISTING_SIZE_LEN]);
 
+/* The URL of the folder env->rel names, percent-encoded: "/" + each segment + "/". The
+ * listing's links and the redirect from a folder's name without its slash start from it.
+ * False if out is full. */
+bool listing_folder_href(const struct env *env, struct buf *out);
+
 /* Appends name percent-encoded for a URL path segment: every byte but RFC 3986's
  * unreserved characters (ALPHA DIGIT - . _ ~) as %XX. False (b unchanged) if b is full. */
 bool listing_href_append(struct buf *b, const char *name, size_t len);

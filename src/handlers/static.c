@@ -91,10 +91,15 @@ int static_not_found(struct env *env, struct response *resp)
     return response_error(resp, 404);
 }
 
-/* RFC 9110 §15.4.2: a folder asked for without its slash moves to the slash form. */
-static int redirect_to_slash(const struct request *req, struct response *resp)
+/* RFC 9110 §15.4.2: a folder asked for without its slash moves to the slash form. The
+ * target is built from the normalised path, never the request's own bytes: "//host/x"
+ * or "/..//host" would otherwise send the client to another site. */
+static int redirect_to_slash(const struct env *env, const struct request *req,
+                             struct response *resp)
 {
-    if (!response_headerf(resp, "Location", "%.*s/%s%.*s", (int)req->path.len, req->path.ptr,
+    struct buf *href = env->scratch;
+    if (!listing_folder_href(env, href) ||
+        !response_headerf(resp, "Location", "%.*s%s%.*s", (int)href->len, href->data,
                           req->has_query ? "?" : "", (int)req->query.len, req->query.ptr))
         return response_error(resp, 414);
     resp->status = 301;
@@ -154,7 +159,7 @@ static int resolve(struct env *env, const struct request *req, struct response *
         close(fd);
         bool is_root = strcmp(env->rel, ".") == 0;
         if (!env->rel_info.trailing_slash && !is_root) {
-            redirect_to_slash(req, resp);
+            redirect_to_slash(env, req, resp);
             return -1;
         }
         fd = open_index(env, env->rel, cfg->index_files, cfg->n_index_files, st, path);

@@ -11,7 +11,7 @@ import urllib.parse
 import pytest
 import requests
 
-from conftest import REPO, request
+from conftest import REPO, parse_responses, raw_request, request
 
 HELLO = (REPO / "www" / "HelloWorld.html").read_bytes()
 NOT_FOUND = (REPO / "www" / "404.html").read_bytes()
@@ -160,6 +160,21 @@ def test_folder_without_slash_redirects(make_server):
         assert got == want, (path, headers["location"])
     r = requests.get(srv.url("/docs"), timeout=5)  # follows the redirect
     assert r.status_code == 200 and r.content == b"docs index"
+
+def test_folder_redirect_never_leaves_the_site(make_server):
+    """The slash redirect is built from the normalised path: a target starting with "//"
+    (or reaching it through "..") must not become a Location naming another host."""
+    srv = make_server(files={"docs/index.html": "docs index", "a b/index.html": "space"})
+    cases = [("//evil.example/../docs", "/docs/"), ("//docs", "/docs/"),
+             ("/docs/..//docs", "/docs/"), ("//evil.example/%2e%2e/docs?x=1", "/docs/?x=1"),
+             ("/a%20b", "/a%20b/"), ("///a%20b", "/a%20b/")]
+    for path, want in cases:
+        data = raw_request(srv, f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+                           .encode())
+        status, headers, _ = parse_responses(data)[0]
+        assert status == 301, path
+        assert headers["location"] == want, (path, headers["location"])
+
 
 
 def test_folder_index(make_server):
