@@ -719,7 +719,7 @@ void conn_on_job(struct conn *c, struct store_job *job)
     struct worker *w = c->w;
     if (c->is_zombie) {
         /* The client left while we waited: the job goes with its call. */
-        router_call_free(router_job_call(job));
+        router_abandon(job);
         if (c->body) {
             free(c->body->head);
             pool_put(&w->body_pool, c->body);

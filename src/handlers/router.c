@@ -338,6 +338,13 @@ enum router_step router_finish(struct env *env, const struct request *req, struc
     return run(env, req, resp, call);
 }
 
+/* A submission the store took keeps its uploaded files: its row names them. */
+static void keep_stored_files(struct route_call *call, const struct store_job *job)
+{
+    if (job->kind == STORE_SUBMIT && job->status == 0 && call->form)
+        form_reader_keep_files(call->form);
+}
+
 enum router_step router_resume(struct env *env, const struct request *req, struct response *resp,
                                struct route_call *call, struct store_job *job)
 {
@@ -350,8 +357,7 @@ enum router_step router_resume(struct env *env, const struct request *req, struc
     env->user = call->user;
     call->job = job;
     call->route->resume(env, req, resp, job);
-    if (job->kind == STORE_SUBMIT && job->status == 0 && call->form)
-        form_reader_keep_files(call->form);
+    keep_stored_files(call, job);
     headers_apply(env->cfg, env->url_path, resp);
     return ROUTER_DONE;
 }
@@ -364,6 +370,13 @@ struct route_call *router_job_call(struct store_job *job)
 void *router_call_owner(const struct route_call *call)
 {
     return call->owner;
+}
+
+void router_abandon(struct store_job *job)
+{
+    struct route_call *call = router_job_call(job);
+    keep_stored_files(call, job);
+    router_call_free(call);
 }
 
 void router_call_free(struct route_call *call)

@@ -46,6 +46,10 @@ enum router_step router_resume(struct env *env, const struct request *req, struc
 struct route_call *router_job_call(struct store_job *job);
 void *router_call_owner(const struct route_call *call);
 
+/* A finished job whose client left while it waited (closed, timed out, shut down): frees
+ * its call; the uploads of a submission the store took stay with its row. */
+void router_abandon(struct store_job *job);
+
 /* Frees the call: its form (uploads not kept are deleted) and its job, if any. */
 void router_call_free(struct route_call *call);
 

@@ -10,6 +10,8 @@ import os
 import re
 import resource
 import signal
+import socket
+import struct
 import threading
 import time
 import http.client
@@ -313,6 +315,38 @@ def test_file_within_limit_is_kept(make_admin_server):
     assert r.status_code == 303
     [f] = json.loads(rows(srv)[0]["files"])
     assert (srv.data_dir / f["path"]).read_bytes() == payload
+
+
+def test_submission_keeps_its_files_when_the_client_leaves(srv):
+    """A client that resets its connection right after sending a whole upload with
+    Expect: 100-continue (curl sends it for large bodies) is gone while its submission is
+    with the store: the 100 meets the reset. The row is stored all the same, so the file it
+    names must stay."""
+    boundary, n = "QQ", 20
+    for i in range(n):
+        body = (f'--{boundary}\r\nContent-Disposition: form-data; name="i"\r\n\r\n{i}\r\n'
+                f'--{boundary}\r\nContent-Disposition: form-data; name="f"; filename="f.txt"'
+                f'\r\n\r\nfile {i}\r\n--{boundary}--\r\n').encode()
+        head = ("POST /forms/left HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\n"
+                f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        with socket.create_connection((srv.host, srv.port), timeout=5) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.sendall(head + body)  # then the close sends a reset
+        time.sleep(0.02)
+    deadline = time.monotonic() + 5
+    while len(rows(srv)) < n and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # the worker frees each abandoned call right after its commit
+    stored = rows(srv)
+    assert stored, "no submission was stored"
+    for row in stored:
+        i = json.loads(row["fields"])["i"]
+        [f] = json.loads(row["files"])
+        path = srv.data_dir / f["path"]
+        assert path.exists(), f"submission {i}: its row names {f['path']}, which was deleted"
+        assert path.read_bytes() == f"file {i}".encode()
+    assert len(uploads(srv)) == len(stored)
 
 
 # --- durability and concurrency ------------------------------------------------------------
