@@ -99,9 +99,38 @@ static bool conn_get_out(struct conn *c)
     return true;
 }
 
-/* The body segment is sent (or abandoned): close its file or drop its owner. */
+/*
+ * What an access.log line (SPEC §5) says of a request, taken when its response is queued:
+ * Combined Log Format plus the response time in microseconds. BYTES and USEC are added
+ * when the line is written: at once for a body that leaves with the head, when the body
+ * segment ends (sent, or the connection closed) for a larger one, so they count what was
+ * sent and how long it took.
+ */
+struct access_rec {
+    int status;
+    uint64_t bytes; /* of the body queued */
+    uint64_t start_us;
+    char peer[INET6_ADDRSTRLEN];
+    char user[128];
+    char date[DATE_CLF_LEN + 1];
+    char request[2048];
+    char referer[512];
+    char agent[512];
+};
+
+static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes);
+
+/* The body segment is sent (or abandoned): close its file or drop its owner; write its
+ * access.log line with the bytes that left. */
 static void conn_seg_end(struct conn *c)
 {
+    if (c->seg_left > 0)
+        stats_sub(&c->w->stats->bytes_sent, c->seg_left); /* the client left before it */
+    if (c->seg_log) {
+        access_rec_write(c, c->seg_log, c->seg_log->bytes - c->seg_left);
+        free(c->seg_log);
+        c->seg_log = NULL;
+    }
     if (c->seg_kind == SEG_FILE)
         close(c->seg.file.fd);
     else if (c->seg_kind == SEG_MEM)
@@ -294,46 +323,57 @@ static bool conn_read_file(struct conn *c, const struct response *resp)
     return true;
 }
 
+
 /* A header value for the log, escaped; "-" when absent. */
 static size_t log_field(char *out, size_t cap, struct slice v)
 {
     return v.ptr ? log_escape(out, cap, v) : log_escape(out, cap, SLICE_LIT("-"));
 }
 
-/*
- * One access.log line (SPEC §5): Combined Log Format plus the time to produce the
- * response in microseconds. BYTES counts the body bytes queued. req is NULL for a request
- * that was rejected before it could be parsed.
- */
-static void conn_log_access(struct conn *c, const struct request *req, const struct stats_event *ev)
+/* Fills r for req (NULL: rejected before it could be parsed) answered with status. */
+static void access_rec_take(const struct conn *c, const struct request *req, int status,
+                            uint64_t bytes, struct access_rec *r)
 {
-    struct worker *w = c->w;
-    char peer[INET6_ADDRSTRLEN], line_text[2048], referer[512], agent[512];
+    const struct worker *w = c->w;
+    r->status = status;
+    r->bytes = bytes;
+    r->start_us = w->now_us;
+    memcpy(r->date, w->clf_date, sizeof(r->date));
     if (req)
-        memcpy(peer, w->env.client_ip, sizeof(peer)); /* X-Forwarded-For from a trusted proxy */
+        memcpy(r->peer, w->env.client_ip, sizeof(r->peer)); /* X-Forwarded-For from a trusted proxy */
     else
-        conn_peer_text(c, peer);
+        conn_peer_text(c, r->peer);
     if (req) {
         char raw[REQUEST_MAX_TARGET + 32];
         int n = snprintf(raw, sizeof(raw), "%.*s %.*s HTTP/1.%d", (int)req->method_name.len,
                          req->method_name.ptr, (int)req->target.len, req->target.ptr,
                          req->version_minor);
-        log_escape(line_text, sizeof(line_text), slice_make(raw, n > 0 ? (size_t)n : 0));
-        log_field(referer, sizeof(referer), req->known[HDR_REFERER]);
-        log_field(agent, sizeof(agent), req->known[HDR_USER_AGENT]);
+        log_escape(r->request, sizeof(r->request), slice_make(raw, n > 0 ? (size_t)n : 0));
+        log_field(r->referer, sizeof(r->referer), req->known[HDR_REFERER]);
+        log_field(r->agent, sizeof(r->agent), req->known[HDR_USER_AGENT]);
     } else {
-        line_text[0] = referer[0] = agent[0] = '-';
-        line_text[1] = referer[1] = agent[1] = '\0';
+        strcpy(r->request, "-");
+        strcpy(r->referer, "-");
+        strcpy(r->agent, "-");
     }
-    char user[128] = "-";
+    strcpy(r->user, "-");
     if (req && w->env.user)
-        log_escape(user, sizeof(user), slice_str(w->env.user));
+        log_escape(r->user, sizeof(r->user), slice_str(w->env.user));
+}
+
+/* Writes r's line with the body bytes sent, the time since r was taken and, over HTTPS,
+ * two more fields: the protocol and the SNI name the client asked for. */
+static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes)
+{
+    struct worker *w = c->w;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
     char line[4096];
-    int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n", peer,
-                     user, w->clf_date, line_text, ev->status, (unsigned long long)ev->bytes,
-                     referer, agent, (unsigned long long)ev->usec);
+    int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n",
+                     r->peer, r->user, r->date, r->request, r->status, (unsigned long long)bytes,
+                     r->referer, r->agent, (unsigned long long)(now_us - r->start_us));
     if (n > 0 && c->ssl && (size_t)n < sizeof(line)) {
-        /* Over HTTPS two more fields: the protocol and the SNI name the client asked for. */
         char sni[256];
         const char *name = tls_sni(c->ssl);
         log_field(sni, sizeof(sni), slice_str(name));
@@ -389,6 +429,9 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         resp->file_fd = -1;
     }
     response_drop_body(resp);
+    /* A body segment's access.log line waits for its end (conn_seg_end), which also takes
+     * back from bytes_sent what a closed connection never took. */
+    const bool is_seg = c->seg_kind != SEG_NONE;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const struct stats_event ev = {
@@ -400,8 +443,16 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         .now_s = w->now_s,
     };
     stats_response(w->stats, &ev);
-    if (log_access_enabled())
-        conn_log_access(c, req, &ev);
+    if (log_access_enabled()) {
+        struct access_rec now, *r = &now;
+        if (is_seg && (r = malloc(sizeof(*r))) == NULL)
+            r = &now; /* no memory to wait: logged now, as queued */
+        access_rec_take(c, req, resp->status, body_bytes, r);
+        if (r == &now)
+            access_rec_write(c, r, body_bytes);
+        else
+            c->seg_log = r;
+    }
     return true;
 fail:
     c->out.len = mark;

@@ -107,7 +107,8 @@ struct conn {
             struct ref *owner;
         } mem;
     } seg;
-    uint64_t seg_left; /* bytes of the segment still to send */
+    uint64_t seg_left;          /* bytes of the segment still to send */
+    struct access_rec *seg_log; /* its access.log line, written when it ends (or NULL) */
 
     struct in6_addr peer; /* IPv4 peers as v4-mapped addresses */
     uint16_t peer_port;

@@ -8,6 +8,8 @@ import json
 import os
 import resource
 import signal
+import socket
+import struct
 import threading
 import time
 
@@ -142,6 +144,51 @@ def test_lines_reach_disk_within_a_second(make_server, tmp_path):
     text = wait_log(srv, lambda t: "[info] 127.0.0.1: 400" in t, timeout=3)
     assert "[info] 127.0.0.1: 400" in text, text
     assert time.monotonic() - start < 1.5
+
+
+def test_large_bodies_log_the_bytes_sent_and_the_time_taken(make_admin_server, tmp_path):
+    """BYTES counts the body bytes sent (as CLF does) and USEC the time until the last one
+    left: a download read slowly logs its whole duration, one the client drops half-way
+    logs what it got, and /api/stats' bytes_sent agrees."""
+    path = tmp_path / "access.log"
+    big = os.urandom(16 << 20)
+    srv = make_admin_server(files={"big.bin": big}, args=["--access-log", str(path)])
+    # 1. Read slowly, 64 KiB every 5 ms. The kernel's socket buffers can hold a few MiB of
+    # the end (mica is done when the last byte is handed to the kernel, as nginx's
+    # $request_time), so the line must show at least the time until all but 6 MiB came.
+    with srv.conn(timeout=10) as c:
+        c.get("/big.bin?slow")
+        start, got, mark = time.monotonic(), 0, None
+        while got < len(big) + 100 and time.monotonic() - start < 20:
+            data = c.sock.recv(64 << 10)
+            if not data:
+                break
+            got += len(data)
+            if mark is None and got >= len(big) - (6 << 20):
+                mark = time.monotonic() - start
+            time.sleep(0.005)
+    assert mark is not None and got > len(big)
+    # 2. Drop it after 1 MiB.
+    with srv.conn(timeout=10) as c:
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 64 << 10)
+        c.get("/big.bin?dropped")
+        got2 = 0
+        while got2 < (1 << 20):
+            data = c.sock.recv(64 << 10)
+            assert data
+            got2 += len(data)
+        c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    def lines():
+        return {d["request"].split()[1]: d for d in map(parse_access, read_lines(path))}
+    assert wait_for(lambda: "/big.bin?dropped" in lines(), timeout=5), read_lines(path)
+    slow, dropped = lines()["/big.bin?slow"], lines()["/big.bin?dropped"]
+    assert slow["status"] == 200 and slow["bytes"] == len(big)
+    assert slow["usec"] >= (mark - 0.05) * 1e6, (slow["usec"], mark)
+    assert dropped["status"] == 200
+    assert 1 << 20 <= dropped["bytes"] < len(big) - (1 << 20), dropped["bytes"]
+    stats = request(srv, "/api/stats", headers=["Authorization: " + basic_auth()])
+    sent = json.loads(stats[2])["bytes_sent"]
+    assert len(big) + dropped["bytes"] <= sent < 2 * len(big), sent
 
 
 def test_logrotate_rename_then_sigusr1(make_server, tmp_path):
