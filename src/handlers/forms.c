@@ -57,6 +57,13 @@ bool forms_same_origin(struct slice t, struct slice host)
     }
     if (t.ptr[0] == '/')
         return t.len == 1 || t.ptr[1] != '/'; /* "//evil.example" is another site */
+    size_t first = 0; /* a relative reference ("thanks.html", "../done?x=1") resolves on
+                       * this site: its first segment has no ':' (RFC 3986 §4.2), so it
+                       * cannot be read as a scheme */
+    while (first < t.len && t.ptr[first] != '/' && t.ptr[first] != '?' && t.ptr[first] != '#')
+        first++;
+    if (!memchr(t.ptr, ':', first))
+        return true;
     size_t skip;
     if (t.len > 7 && strncasecmp(t.ptr, "http://", 7) == 0)
         skip = 7;
@@ -120,8 +127,10 @@ int forms_handle(struct env *env, const struct request *req, struct response *re
         return static_not_found(env, resp);
     const char *target = field(env->form, "_redirect");
     if (target && !forms_same_origin(slice_str(target), req->known[HDR_HOST])) {
-        log_info("%s: form %s: refused _redirect to another site", env->client_ip, name);
-        return response_error(resp, 400);
+        /* Never a redirect to another site; the submission itself is kept and thanked. */
+        log_warn("%s: form %s: _redirect leaves the site, ignored (thanks.html instead)",
+                 env->client_ip, name);
+        cJSON_DeleteItemFromObjectCaseSensitive(env->form, "_redirect");
     }
     const char *gotcha = field(env->form, "_gotcha");
     if (gotcha && *gotcha) {

@@ -15,7 +15,8 @@ handler_fn forms_handle;
 resume_fn forms_done;
 
 /* Whether target (a _redirect value) stays on this site, whose Host is host: a path
- * ("/thanks", not "//other") or an absolute http(s) URL with this very host. */
+ * ("/thanks", not "//other"), a relative reference ("thanks.html") or an absolute http(s)
+ * URL with this very host. */
 bool forms_same_origin(struct slice target, struct slice host);
 
 #endif
