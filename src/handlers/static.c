@@ -173,6 +173,8 @@ static int resolve(struct env *env, const struct request *req, struct response *
             } else {
                 response_error(resp, open_failure_status(dir_fd));
             }
+        } else if (fd < 0 && is_root) {
+            static_not_found(env, resp); /* SPEC: "/" without index, default or listing */
         } else if (fd < 0) {
             response_error(resp, 403);
         }

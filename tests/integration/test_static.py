@@ -190,6 +190,16 @@ def test_folder_without_index_is_403_when_listing_off(make_server):
     assert headers["content-type"].startswith("text/html")
 
 
+def test_root_without_index_default_or_listing_is_404(make_server):
+    """SPEC: GET / is index.html, else default_page, else a listing if enabled, else 404
+    (with the not_found_page) — a 403 is for other folders."""
+    srv = make_server(files={"file.txt": "f", "404.html": "not here"}, bare=True,
+                      args=["--no-listing"])
+    status, headers, body = request(srv, "/")
+    assert status == 404 and body == b"not here"
+    assert request(srv, "/file.txt")[0] == 200
+
+
 @pytest.mark.parametrize("path", ["/.env", "/.git/config", "/.git/", "/.git",
                                   "/sub/.hidden", "/%2eenv", "/.well-hidden/x.txt"])
 def test_dotfiles_not_served(make_server, path):
