@@ -1089,13 +1089,22 @@ static bool conn_plain_on_tls(struct conn *c)
     for (ssize_t i = 0; i < n && peek[i] != ' '; i++)
         if (peek[i] < 'A' || peek[i] > 'Z')
             return false;
-    static const char msg[] =
-        "HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\n"
-        "Content-Length: 44\r\nConnection: close\r\n\r\n"
-        "This port speaks HTTPS: use an https:// URL\n";
-    if (send(c->fd, msg, sizeof(msg) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+    /* Through the usual head (Date, Server, nosniff …), written in one send. */
+    struct worker *w = c->w;
+    struct response *resp = &w->resp;
+    response_init(resp, w->resp_headers, sizeof(w->resp_headers));
+    resp->status = 400;
+    response_set_body(resp, "text/plain; charset=utf-8",
+                      SLICE_LIT("This port speaks HTTPS: use an https:// URL\n"));
+    char storage[1024];
+    struct buf out;
+    buf_init(&out, storage, sizeof(storage), sizeof(storage));
+    if (response_write_head(&out, resp, w->date, false, false) &&
+        buf_append_slice(&out, resp->body) &&
+        send(c->fd, out.data, out.len, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
         /* A fresh socket's buffer takes this; if not, the close says enough. */
     }
+    response_drop_body(resp);
     /* Drain what the client sent so the close is a FIN, not a reset. */
     char sink[4096];
     while (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) > 0) {

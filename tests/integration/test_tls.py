@@ -874,6 +874,10 @@ def test_plain_http_on_tls_port(make_server, req):
     assert headers["content-type"].startswith("text/plain")
     assert b"https" in body.lower()
     assert headers.get("connection") == "close"
+    # SPEC §3: every response has Date, Server, Content-Length and nosniff, this one too
+    assert headers["server"].startswith("mica") and headers["date"].endswith(" GMT")
+    assert headers["x-content-type-options"] == "nosniff"
+    assert int(headers["content-length"]) == len(body)
     assert tls_get(srv)[0] == 200
 
 
