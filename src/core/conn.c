@@ -693,6 +693,26 @@ static void conn_body_complete(struct conn *c)
     conn_body_end(c);
 }
 
+/* The request body cannot go on (why): logged; a route's request not answered yet is
+ * answered with status; then the connection ends. */
+static void conn_body_fail(struct conn *c, int status, const char *why)
+{
+    char peer[INET6_ADDRSTRLEN];
+    conn_peer_text(c, peer);
+    log_info("%s: closing: %s", peer, why);
+    if (c->body->call) {
+        const struct request *req = conn_body_request(c);
+        struct response *resp = conn_prepare(c, req);
+        response_error(resp, status);
+        conn_respond(c, req, resp, true);
+        conn_body_end(c);
+    } else {
+        conn_body_end(c); /* discarded: its response was already queued */
+        c->keep_alive = false;
+        c->state = CONN_LINGER;
+    }
+}
+
 /*
  * Consumes body bytes from the read buffer: fed to the route call (decoded) or thrown away.
  * STEP_ANSWERED when the body is complete (the next request may follow), STEP_NEED_MORE,
@@ -736,21 +756,7 @@ static enum step conn_body_read(struct conn *c)
         status = 408;
     }
     if (why) {
-        char peer[INET6_ADDRSTRLEN];
-        conn_peer_text(c, peer);
-        log_info("%s: closing: %s", peer, why);
-        if (b->call) {
-            /* Not answered yet: say why, then close. */
-            const struct request *req = conn_body_request(c);
-            struct response *resp = conn_prepare(c, req);
-            response_error(resp, status ? status : 400);
-            conn_respond(c, req, resp, true);
-            conn_body_end(c);
-        } else {
-            conn_body_end(c);
-            c->keep_alive = false;
-            c->state = CONN_LINGER;
-        }
+        conn_body_fail(c, status ? status : 400, why);
         return STEP_STOP;
     }
     if (!done)
@@ -1259,6 +1265,18 @@ void conn_on_timeout(struct conn *c, enum conn_timeout kind)
         c->writable = true;
         conn_run(c);
         return;
+    }
+    if (kind == CONN_TIMEOUT_BODY && c->state == CONN_BODY && c->body && c->body->call) {
+        /* The body of a request not answered yet stopped coming: say so, as above. */
+        conn_body_fail(c, 408, "request body timeout");
+        c->writable = true;
+        conn_run(c);
+        return;
+    }
+    if (kind == CONN_TIMEOUT_BODY) {
+        char peer[INET6_ADDRSTRLEN];
+        conn_peer_text(c, peer);
+        log_info("%s: closing: request body timeout", peer); /* a discarded body */
     }
     conn_close(c);
 }

@@ -14,7 +14,7 @@ import termios
 import threading
 import time
 
-from conftest import REPO, raise_nofile
+from conftest import REPO, db_rows, raise_nofile, wait_log
 
 HELLO = (REPO / "www" / "HelloWorld.html").read_bytes()
 ASAN = os.environ.get("MICA_VARIANT") == "asan"
@@ -247,6 +247,25 @@ def test_stalled_body_cut_off_by_body_timeout(make_server):
     assert took is not None, "a stalled body holds its connection"
     assert 1.8 <= took <= 3.5, took
     assert c.buf == b"", c.buf[:100]
+
+
+def test_stalled_form_body_answered_408_and_logged(make_admin_server):
+    """A form whose body stops coming is answered 408 (RFC 9110 §15.5.9) about
+    body_timeout_s after its last byte, and error.log says why; nothing is stored."""
+    srv = make_admin_server(config={"body_timeout_s": 2})
+    with srv.conn(timeout=8) as c:
+        c.send(b"POST /forms/slow HTTP/1.1\r\nHost: t\r\nContent-Type: "
+               b"application/x-www-form-urlencoded\r\nContent-Length: 1000\r\n\r\na=1&b=")
+        last = time.monotonic()
+        r = c.read_response(timeout=8)
+        took = time.monotonic() - last
+        assert r is not None and r[0] == 408, r and r[:2]
+        assert r[1].get("connection") == "close"
+        assert c.wait_closed(3) is not None
+    assert 1.8 <= took <= 3.5, took
+    text = wait_log(srv, lambda t: "request body timeout" in t)
+    assert "closing: request body timeout" in text, text
+    assert db_rows(srv.data_dir) == []
 
 
 def test_slow_body_cut_off_by_body_min_rate(make_server):
