@@ -81,6 +81,11 @@ int main(int argc, char **argv)
         printf("mica %s\n", MICA_VERSION);
         break;
     case CONFIG_CHECK:
+        if (server_check(&cfg, err) != 0) {
+            fprintf(stderr, "mica: %s\n", err);
+            status = 1;
+            break;
+        }
         printf("config OK (%s)\n", cfg.config_path ? cfg.config_path : "built-in defaults");
         break;
     case CONFIG_HASH_PASSWORD:

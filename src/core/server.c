@@ -14,6 +14,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <grp.h>
+#include <limits.h>
 #include <pthread.h>
 #include <pwd.h>
 #include <signal.h>
@@ -548,6 +549,75 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
     if (s->tls)
         snprintf(s->tls_url, sizeof(s->tls_url), "https://%s:%u", host, get_port(&tls_ss));
     return 0;
+}
+
+/*
+ * Whether path can be written: an existing file or folder (is_dir) that this process may
+ * write, or one mica would create, with up to `creates` missing levels (the file or folder
+ * itself and folders above it), under an existing folder it may write. 0, or -1 with err
+ * naming the key and why.
+ */
+static int check_writable(const char *key, const char *path, bool is_dir, int creates,
+                          char err[256])
+{
+    char p[PATH_MAX];
+    snprintf(p, sizeof(p), "%s", path);
+    struct stat st;
+    int missing = 0;
+    while (stat(p, &st) != 0) {
+        if (errno != ENOENT || ++missing > creates) {
+            snprintf(err, 256, "%s \"%.200s\": %s", key, path, strerror(errno));
+            return -1;
+        }
+        char *slash = strrchr(p, '/');
+        if (!slash)
+            snprintf(p, sizeof(p), ".");
+        else if (slash == p)
+            p[1] = '\0';
+        else
+            *slash = '\0';
+    }
+    bool want_dir = missing > 0 || is_dir;
+    if (want_dir && !S_ISDIR(st.st_mode)) {
+        snprintf(err, 256, "%s \"%.200s\": not a folder", key, p);
+        return -1;
+    }
+    if (access(p, want_dir ? W_OK | X_OK : W_OK) != 0) {
+        snprintf(err, 256, "%s \"%.200s\": %s", key, p, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int server_check(const struct config *cfg, char err[256])
+{
+    struct site *site = site_new(cfg, NULL, err);
+    if (!site)
+        return -1;
+    site_free(site);
+    if (cfg->tls.port) {
+        struct tls *t = NULL;
+        char fingerprint[96];
+        if (tls_open(&t, cfg, fingerprint, err) != 0)
+            return -1;
+        tls_close(t);
+    }
+    if (cfg->user) {
+        errno = 0;
+        if (!getpwnam(cfg->user)) {
+            snprintf(err, 256, "user \"%.64s\": %s", cfg->user,
+                     errno ? strerror(errno) : "no such user");
+            return -1;
+        }
+    }
+    const char *logs[][2] = {{"access_log", cfg->access_log}, {"error_log", cfg->error_log}};
+    for (size_t i = 0; i < 2; i++) {
+        const char *path = logs[i][1];
+        if (path && strcmp(path, "-") != 0 && strcmp(path, "off") != 0 &&
+            check_writable(logs[i][0], path, false, 2, err) != 0) /* log_open makes its folder */
+            return -1;
+    }
+    return check_writable("data_dir", cfg->data_dir, true, 1, err);
 }
 
 int server_run(const struct config *cfg, int argc, char **argv, char err[256])

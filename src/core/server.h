@@ -75,6 +75,11 @@ static inline struct site *server_site(struct server *s)
  * config file, when SIGHUP asks for a reload. */
 int server_run(const struct config *cfg, int argc, char **argv, char err[256]);
 
+/* --check-config: what server_run would refuse without binding or creating anything: the
+ * root, the TLS certificate and key, the user, the log files and data_dir (writable, or
+ * creatable). 0, or -1 with err naming the key or file. */
+int server_check(const struct config *cfg, char err[256]);
+
 /* Counts a new connection in; false (and nothing counted) at max_connections. */
 bool server_admit(struct server *s);
 

@@ -70,6 +70,53 @@ def test_check_config_defaults(cwd):
     assert p.returncode == 0, p.stderr
 
 
+@pytest.mark.parametrize("case", ["key-not-pem", "cert-missing", "no-such-user", "data-is-a-file",
+                                  "log-folder-missing", "root-missing"])
+def test_check_config_refuses_what_start_would(cwd, case):
+    """--check-config says no, in one line naming the key or file, to what would stop mica
+    from starting: not only the JSON but the root, the TLS files, the user, data_dir and
+    the logs; and creates nothing while it looks."""
+    (cwd / "file").write_text("x")
+    (cwd / "junk.pem").write_text("not a key\n")
+    args, named = ["--root", "www"], None
+    if case == "key-not-pem":
+        run(["--make-cert", str(cwd / "tls")], cwd)
+        args += ["--tls-port", "8443", "--cert", str(cwd / "tls" / "cert.pem"),
+                 "--key", "junk.pem"]
+        named = "junk.pem"
+    elif case == "cert-missing":
+        args += ["--tls-port", "8443", "--cert", "nope.pem", "--key", "junk.pem"]
+        named = "nope.pem"
+    elif case == "no-such-user":
+        args += ["--user", "no-such-user-xyz"]
+        named = "no-such-user-xyz"
+    elif case == "data-is-a-file":
+        args += ["--data", "file"]
+        named = "data_dir"
+    elif case == "log-folder-missing":
+        args += ["--error-log", "a/b/error.log"]
+        named = "error_log"
+    elif case == "root-missing":
+        args = ["--root", "nowhere"]
+        named = "nowhere"
+    before = sorted(p.name for p in cwd.iterdir())
+    p = run(["--check-config"] + args, cwd)
+    assert p.returncode == 1, (p.stdout, p.stderr)
+    assert "OK" not in p.stdout
+    [line] = [l for l in p.stderr.splitlines() if "[warn]" not in l]
+    assert named in line, line
+    assert sorted(p.name for p in cwd.iterdir()) == before, "--check-config created files"
+    # the same options make mica refuse to start
+    p = run(args + ["--port", "0", "--bind", "127.0.0.1"], cwd, timeout=10)
+    assert p.returncode == 1, p.stdout
+
+
+def test_check_config_creates_nothing(cwd):
+    p = run(["--check-config", "--data", "newdata", "--error-log", "logs/e.log"], cwd)
+    assert p.returncode == 0, p.stderr
+    assert not (cwd / "newdata").exists() and not (cwd / "logs").exists()
+
+
 def test_shipped_config_passes(cwd):
     p = run(["--check-config", "--config", str(REPO / "config.json")], REPO)
     assert p.returncode == 0, p.stderr
