@@ -352,7 +352,16 @@ static void access_rec_take(const struct conn *c, const struct request *req, int
         log_field(r->referer, sizeof(r->referer), req->known[HDR_REFERER]);
         log_field(r->agent, sizeof(r->agent), req->known[HDR_USER_AGENT]);
     } else {
-        strcpy(r->request, "-");
+        /* Rejected by the parser: its first line, when one arrived whole, says what was
+         * asked ("FOO / HTTP/1.1" answered 501), escaped like any client text. */
+        const char *line = c->rbuf ? c->rbuf + c->rpos : NULL;
+        const char *eol = line ? memchr(line, '\n', c->rlen - c->rpos) : NULL;
+        if (eol && eol > line && eol[-1] == '\r')
+            eol--;
+        if (eol && eol > line)
+            log_escape(r->request, sizeof(r->request), slice_make(line, (size_t)(eol - line)));
+        else
+            strcpy(r->request, "-");
         strcpy(r->referer, "-");
         strcpy(r->agent, "-");
     }
@@ -464,14 +473,9 @@ fail:
 static void conn_reject(struct conn *c, int status, const char *reason)
 {
     struct worker *w = c->w;
-    uint64_t suppressed;
-    if (log_enabled(LOG_INFO) &&
-        log_limit_allow(&w->reject_limit, (uint64_t)w->now_s, &suppressed)) {
-        char peer[INET6_ADDRSTRLEN];
-        conn_peer_text(c, peer);
-        log_info("%s: %d %s%s", peer, status, reason,
-                 suppressed ? " (and more rejections not logged)" : "");
-    }
+    char peer[INET6_ADDRSTRLEN];
+    conn_peer_text(c, peer);
+    log_rejected(&w->reject_limit, (uint64_t)w->now_s, peer, status, reason);
     struct response *resp = &w->resp;
     response_init(resp, w->resp_headers, sizeof(w->resp_headers));
     response_error(resp, status);

@@ -484,3 +484,12 @@ bool log_limit_allow(struct log_limit *l, uint64_t now_s, uint64_t *suppressed)
     l->suppressed = 0;
     return true;
 }
+
+void log_rejected(struct log_limit *l, uint64_t now_s, const char *peer, int status,
+                  const char *reason)
+{
+    uint64_t suppressed;
+    if (log_enabled(LOG_INFO) && log_limit_allow(l, now_s, &suppressed))
+        log_info("%s: %d %s%s", peer, status, reason,
+                 suppressed ? " (and more rejections not logged)" : "");
+}

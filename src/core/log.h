@@ -85,4 +85,8 @@ struct log_limit {
  * count to report with it. */
 bool log_limit_allow(struct log_limit *l, uint64_t now_s, uint64_t *suppressed);
 
+/* "PEER: STATUS REASON" at info for a rejected request, through the limit l. */
+void log_rejected(struct log_limit *l, uint64_t now_s, const char *peer, int status,
+                  const char *reason);
+
 #endif

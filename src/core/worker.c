@@ -93,6 +93,7 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     env->started_ms = srv->started_ms;
     env->scratch = &w->scratch;
     env->my_stats = w->stats;
+    env->reject_limit = &w->reject_limit;
     env->tmpls = srv->tmpls;
     env->store = srv->store;
     env->uploads_fd = srv->uploads_fd;

@@ -60,6 +60,7 @@ struct env {
     struct store_job *pending_job;
     int uploads_fd;         /* data_dir/uploads, or -1 */
     struct stats *my_stats; /* this worker's counters (the handler may count) */
+    struct log_limit *reject_limit; /* this worker's, for lines about rejected requests */
 };
 
 typedef int handler_fn(struct env *env, const struct request *req, struct response *resp);

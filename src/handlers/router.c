@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "handlers/admin.h"
 #include "handlers/api.h"
 #include "handlers/auth.h"
@@ -267,10 +268,15 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
     }
     int status = path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info);
     if (status != 0) {
-        if (status == 404)
-            static_not_found(env, resp);
-        else
-            response_error(resp, status);
+        if (status == 404) {
+            static_not_found(env, resp); /* a dotfile: as if it were not there */
+            return ROUTER_DONE;
+        }
+        log_rejected(env->reject_limit, (uint64_t)env->now, env->client_ip, status,
+                     status == 414 ? "path too long"
+                                   : "bad path (escape, NUL, control byte, encoded slash or "
+                                     "backslash, or .. above the root)");
+        response_error(resp, status);
         return ROUTER_DONE;
     }
     set_url_path(env);

@@ -122,6 +122,30 @@ def test_client_text_is_escaped(make_server, tmp_path):
         if d["status"] == 400:
             assert "\x01" not in lines[parsed.index(d)]
             assert d["agent"] in ("-", r"a\x01\x22b"), d
+    # the parser refused the last one, but its request line came whole: it is logged
+    assert parsed[2]["request"] == r"GET /x\x01\x22.txt HTTP/1.1", parsed[2]
+
+
+def test_rejected_requests_are_logged_with_what_was_asked(make_server, tmp_path):
+    """SPEC §5: error.log has rejected requests with the reason (also those refused for
+    their path, after parsing), and access.log the request line the parser refused."""
+    srv, path = access_server(make_server, tmp_path)
+    for raw, status in [(b"FOO / HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+                        (b"GET /a/../../x HTTP/1.1\r\nHost: t\r\n\r\n", 400),
+                        (b"GET /a%00b HTTP/1.1\r\nHost: t\r\n\r\n", 400)]:
+        with srv.conn() as c:
+            c.send(raw)
+            r = c.read_response()
+            assert r is not None and r[0] == status, (raw, r and r[0])
+        time.sleep(1.05)  # rejection lines are limited to one a second per thread
+    text = wait_log(srv, lambda t: t.count("127.0.0.1: 400 bad path") >= 2)
+    assert "127.0.0.1: 501" in text, text
+    assert text.count("127.0.0.1: 400 bad path") == 2, text
+    code, err = srv.stop()
+    assert_clean_exit(code, err)
+    requests_logged = [parse_access(l)["request"] for l in read_lines(path)]
+    assert requests_logged == ["FOO / HTTP/1.1", "GET /a/../../x HTTP/1.1",
+                               "GET /a%00b HTTP/1.1"], requests_logged
 
 
 def test_lines_reach_disk_within_a_second(make_server, tmp_path):
