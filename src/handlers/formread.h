@@ -23,7 +23,7 @@ struct form_reader;
 
 enum {
     FORM_MAX_FIELDS = 256,            /* fields and files in one form */
-    FORM_MAX_FIELD_BYTES = 64 * 1024, /* one field's name or value */
+    FORM_MAX_FIELD_BYTES = 1 << 20,   /* one field's name or value (a long message fits) */
 };
 
 /*

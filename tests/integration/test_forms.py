@@ -85,6 +85,19 @@ def test_urlencoded_stored_with_everything(srv):
     assert json.loads(row["files"]) == []
 
 
+def test_long_message_fits_and_a_huge_field_is_413(srv):
+    """A pasted message of a few hundred KiB is a normal submission; one field past 1 MiB
+    is refused 413 and nothing is stored."""
+    long_text = "line of text\n" * 20000  # 260 KB
+    r = post(srv, "/forms/long", {"message": long_text}, ctype=None)
+    assert r.status_code == 200, r.status_code
+    [row] = rows(srv)
+    assert json.loads(row["fields"])["message"] == long_text
+    r = post(srv, "/forms/long", {"message": "x" * ((1 << 20) + 1)}, ctype=None)
+    assert r.status_code == 413
+    assert len(rows(srv)) == 1
+
+
 def test_thanks_page_without_redirect(srv):
     r = post(srv, "/forms/contact", "name=%3Cb%3EAda%3C%2Fb%3E&message=hi")
     assert r.status_code == 200
