@@ -268,14 +268,15 @@ enum router_step router_begin(struct env *env, const struct request *req, struct
     }
     int status = path_normalize(req->path, env->rel, sizeof(env->rel), &env->rel_info);
     if (status != 0) {
-        if (status == 404) {
-            static_not_found(env, resp); /* a dotfile: as if it were not there */
+        if (status == 404 || status == 414) {
+            /* A dotfile, or a path longer than any file can have (the request-target's
+             * own limit, 8 KiB, is the parser's 414): as if it were not there. */
+            static_not_found(env, resp);
             return ROUTER_DONE;
         }
         log_rejected(env->reject_limit, (uint64_t)env->now, env->client_ip, status,
-                     status == 414 ? "path too long"
-                                   : "bad path (escape, NUL, control byte, encoded slash or "
-                                     "backslash, or .. above the root)");
+                     "bad path (escape, NUL, control byte, encoded slash or backslash, or .. "
+                     "above the root)");
         response_error(resp, status);
         return ROUTER_DONE;
     }

@@ -123,14 +123,16 @@ def test_target_over_8k_is_414(server):
 
 
 def test_target_under_8k_is_not_414(server):
-    # the limit is on the whole target: a long query string under 8 KiB is fine (a path
-    # over 4 KiB may get 414 from the file lookup: no file can have such a name on Linux)
+    # the limit is on the whole target: a long query string under 8 KiB is fine, and a
+    # path over 4 KiB is a name no file can have on Linux: 404, not 414
     with server.conn() as c:
         target = b"/HelloWorld.html?q=" + b"a" * (8100 - 19)
         assert len(target) == 8100
         c.send(b"GET " + target + b" HTTP/1.1\r\nHost: t\r\n\r\n")
         r = c.read_response()
         assert r[0] == 200 and r[2] == HELLO
+        c.get("/" + "a" * 5000)
+        assert c.read_response()[0] == 404
 
 
 def test_header_block_over_16k_is_431(server):
