@@ -66,6 +66,23 @@ static cJSON *add_string(cJSON *obj, const char *name, struct slice v)
     return cJSON_AddStringToObject(obj, name, tmp);
 }
 
+/*
+ * The page's own names at the top level too, so {{username}} works for ?username=Ada (or
+ * a form field of that name): each of from's items unless ctx has the name. The built-in
+ * names are never taken, even when absent: no ?user=x may stand for the signed-in admin.
+ */
+static void add_own_names(cJSON *ctx, const cJSON *from)
+{
+    static const char *const builtin[] = {"server", "request", "query", "form", "user", "now"};
+    for (const cJSON *it = from ? from->child : NULL; it; it = it->next) {
+        bool taken = cJSON_GetObjectItemCaseSensitive(ctx, it->string) != NULL;
+        for (size_t i = 0; !taken && i < sizeof(builtin) / sizeof(builtin[0]); i++)
+            taken = strcmp(it->string, builtin[i]) == 0;
+        if (!taken)
+            cJSON_AddItemReferenceToObject(ctx, it->string, (cJSON *)it);
+    }
+}
+
 cJSON *page_context(struct env *env, const struct request *req)
 {
     cJSON *ctx = cJSON_CreateObject();
@@ -106,6 +123,8 @@ cJSON *page_context(struct env *env, const struct request *req)
     if (env->user)
         cJSON_AddStringToObject(ctx, "user", env->user);
     cJSON_AddStringToObject(ctx, "now", now);
+    add_own_names(ctx, env->form); /* a form field wins over a query parameter */
+    add_own_names(ctx, cJSON_GetObjectItemCaseSensitive(ctx, "query"));
     return ctx;
 }
 

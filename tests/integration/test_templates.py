@@ -113,6 +113,25 @@ def test_post_form_rendered(make_server):
     assert f["q"] == "q"  # the query string is there too
 
 
+def test_placeholders_by_their_own_name(make_admin_server):
+    """{{username}} (the origin's example) is ?username=… or a posted field of that name;
+    a field wins over the query; the built-in names cannot be taken by a client, not even
+    `user` when nobody is signed in."""
+    page = ("U=[{{username}}] V=[{{server.version}}] A=[{{#user}}admin{{/user}}] "
+            "N=[{{now}}] M=[{{missing}}]")
+    srv = make_admin_server(files={"u.tpl.html": page})
+    status, _, body = request(srv, "/u.tpl.html?username=%3Cb%3EAda&user=x&server=y&now=z")
+    assert status == 200
+    text = body.decode()
+    assert text.startswith("U=[&lt;b&gt;Ada] V=[0.") and "A=[]" in text and "M=[]" in text
+    assert "N=[z]" not in text
+    r = requests.post(srv.url("/u.tpl.html?username=query"), data={"username": "form"},
+                      timeout=5)
+    assert r.status_code == 200 and r.text.startswith("U=[form] ")
+    status, _, body = request(srv, "/u.tpl.html?user=x", [f"Authorization: {basic_auth()}"])
+    assert "A=[admin]" in body.decode()
+
+
 def test_post_with_a_bad_escape_is_400(make_server):
     srv = make_server(files={"probe.tpl.html": PROBE})
     r = requests.post(srv.url("/probe.tpl.html"), data="a=%zz",
