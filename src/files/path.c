@@ -261,11 +261,41 @@ static bool is_beneath(const char *root, const char *inner)
            (inner[root_len] == '/' || inner[root_len] == '\0');
 }
 
+/* Whether the part of `inner` below `root` has a dot name (a symlink led to a dotfile or
+ * into a dot folder); the one allowed is a top-level ".well-known", as in path_normalize. */
+static bool has_dot_name(const char *root, const char *inner)
+{
+    static const char well_known[] = ".well-known";
+    const char *p = inner + (strcmp(root, "/") == 0 ? 0 : strlen(root));
+    for (bool top = true; *p == '/'; top = false) {
+        const char *name = p + 1;
+        p = strchrnul(name, '/');
+        if (name[0] == '.' && !(top && (size_t)(p - name) == sizeof(well_known) - 1 &&
+                                memcmp(name, well_known, sizeof(well_known) - 1) == 0))
+            return true;
+    }
+    return false;
+}
+
 /*
- * The fallback: a plain openat, then a check of what was opened. Checking the descriptor
- * rather than the path leaves no race: whatever symlinks or renames happened, fd is the
- * object we would serve. Without /proc we cannot check, so we refuse.
+ * Where fd really is, checked: 0 when it is beneath root_fd and no dot name leads to it,
+ * -EXDEV outside, -ENOENT through a dot name (as if it were not there), -EACCES when /proc
+ * cannot tell (we refuse what we cannot check). Checking the descriptor rather than the
+ * path leaves no race: whatever symlinks or renames happened, fd is what we would serve.
  */
+static int check_real_path(int root_fd, int fd)
+{
+    char root_path[PATH_MAX];
+    char fd_path[PATH_MAX];
+    if (fd_real_path(root_fd, root_path, sizeof(root_path)) != 0 ||
+        fd_real_path(fd, fd_path, sizeof(fd_path)) != 0)
+        return -EACCES;
+    if (!is_beneath(root_path, fd_path))
+        return -EXDEV;
+    return has_dot_name(root_path, fd_path) ? -ENOENT : 0;
+}
+
+/* The fallback: a plain openat, then a check of what was opened. */
 static int open_checked(int root_fd, const char *rel, int flags)
 {
     int fd;
@@ -274,35 +304,47 @@ static int open_checked(int root_fd, const char *rel, int flags)
     } while (fd < 0 && errno == EINTR);
     if (fd < 0)
         return -errno;
-
-    char root_path[PATH_MAX];
-    char fd_path[PATH_MAX];
-    if (fd_real_path(root_fd, root_path, sizeof(root_path)) != 0 ||
-        fd_real_path(fd, fd_path, sizeof(fd_path)) != 0) {
+    int rc = check_real_path(root_fd, fd);
+    if (rc != 0) {
         close(fd);
-        return -EACCES;
-    }
-    if (!is_beneath(root_path, fd_path)) {
-        close(fd);
-        return -EXDEV;
+        return rc;
     }
     return fd;
 }
 
-/*
- * Opens rel beneath root_fd with openat2. RESOLVE_BENEATH may fail with EAGAIN when a
- * concurrent rename or mount makes it unsure that ".." stayed inside (openat2(2)); that
- * is a race to retry, a few times, not a verdict.
- */
-static int open_beneath(int root_fd, const char *rel, int flags)
+/* openat2 with `resolve`. RESOLVE_BENEATH may fail with EAGAIN when a concurrent rename
+ * or mount makes it unsure that ".." stayed inside (openat2(2)); that is a race to retry,
+ * a few times, not a verdict. */
+static int openat2_retry(int root_fd, const char *rel, int flags, uint64_t resolve)
 {
     int fd = -1;
     for (int attempt = 0; attempt < 4; attempt++) {
-        fd = sys_openat2(root_fd, rel, (uint64_t)flags, path_resolve);
+        fd = sys_openat2(root_fd, rel, (uint64_t)flags, resolve);
         if (fd >= 0 || errno != EAGAIN)
             break;
     }
     return fd >= 0 ? fd : -errno;
+}
+
+/*
+ * Opens rel beneath root_fd with openat2. A path without symlinks (the usual case) takes
+ * one call; one with a symlink is opened again following it, still beneath the root, and
+ * where it led is checked for a dot name (a link to .env or .git is not a way in).
+ */
+static int open_beneath(int root_fd, const char *rel, int flags)
+{
+    int fd = openat2_retry(root_fd, rel, flags, path_resolve | RESOLVE_NO_SYMLINKS);
+    if (fd != -ELOOP)
+        return fd;
+    fd = openat2_retry(root_fd, rel, flags, path_resolve);
+    if (fd < 0)
+        return fd;
+    int rc = check_real_path(root_fd, fd);
+    if (rc != 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
 }
 
 /*

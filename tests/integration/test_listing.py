@@ -185,21 +185,28 @@ def test_symlinks_outside_hidden_inside_listed(make_server, tmp_path):
     outside.write_text("TOPSECRET")
     (tmp_path / "outside-dir").mkdir()
     srv = make_server(bare=True, start=False,
-                      files={"d/real.txt": "real", "d/realdir/in.txt": "in", "top.txt": "top"},
+                      files={"d/real.txt": "real", "d/realdir/in.txt": "in", "top.txt": "top",
+                             ".env": "SECRET=1", ".git/config": "[core]"},
                       symlinks={"d/to-etc": "/etc", "d/to-passwd": "/etc/passwd",
                                 "d/to-outside": str(outside),
                                 "d/to-outside-dir": str(tmp_path / "outside-dir"),
                                 "d/up-and-out": "../../../outside-secret.txt",
                                 "d/broken": "nowhere.txt", "d/loop": "loop",
                                 "d/alias.txt": "real.txt", "d/aliasdir": "realdir",
-                                "d/to-top.txt": "../top.txt"})
+                                "d/to-top.txt": "../top.txt", "d/env.txt": "../.env",
+                                "d/gitlink": "../.git"})
     srv.start()
     _, body, page = get_listing(srv, "/d/")
     assert [(r["kind"], r["name"]) for r in page.rows] == [
         ("dir", "aliasdir"), ("dir", "realdir"),
         ("file", "alias.txt"), ("file", "real.txt"), ("file", "to-top.txt")]
-    for hidden in (b"to-etc", b"to-passwd", b"to-outside", b"up-and-out", b"broken", b"loop"):
+    for hidden in (b"to-etc", b"to-passwd", b"to-outside", b"up-and-out", b"broken", b"loop",
+                   b"env.txt", b"gitlink"):
         assert hidden not in body
+    # a link is no way in to a dotfile (SPEC §4): as if it were not there
+    for path in ("/d/env.txt", "/d/gitlink/config", "/d/gitlink/"):
+        status, _, got = request(srv, path)
+        assert status == 404 and b"SECRET" not in got and b"[core]" not in got, (path, status)
     rows = {r["name"]: r for r in page.rows}
     assert rows["alias.txt"]["bytes"] == "4"  # the target's size, not the link's
     assert request(srv, rows["to-top.txt"]["href"])[2] == b"top"
@@ -343,12 +350,13 @@ def test_head_same_headers_no_body(make_server):
 
 @pytest.mark.parametrize("how", ["config", "cli"])
 def test_listing_off_is_403(make_server, how):
+    """A folder without an index is 403 when listing is off; the root (SPEC §2) 404."""
     kw = {"config": {"directory_listing": False}} if how == "config" else {"args": ["--no-listing"]}
     srv = make_server(bare=True, files={"d/a.txt": "a"}, **kw)
-    for path, headers in (("/d/", ()), ("/d/?format=json", ()),
-                          ("/d/", ("Accept: application/json",)), ("/", ())):
+    for path, headers, want in (("/d/", (), 403), ("/d/?format=json", (), 403),
+                                ("/d/", ("Accept: application/json",), 403), ("/", (), 404)):
         status, _, body = request(srv, path, headers)
-        assert status == 403, path
+        assert status == want, path
         assert b"a.txt" not in body
 
 

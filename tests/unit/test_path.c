@@ -343,6 +343,18 @@ static int tree_make(void **state)
         {"root/link_etc", "/etc"},
         {"root/link_dangling", "nowhere"},
         {"root/link_loop", "link_loop"},
+        {"root/.env", NULL},
+        {"root/.git", "/"},
+        {"root/.git/config", NULL},
+        {"root/.well-known", "/"},
+        {"root/.well-known/acme.txt", NULL},
+        {"root/dir/.hidden", "/"},
+        {"root/dir/.hidden/x.txt", NULL},
+        {"root/link_env", ".env"},
+        {"root/link_git", ".git"},
+        {"root/dir/link_hidden", ".hidden/x.txt"},
+        {"root/link_acme", ".well-known/acme.txt"},
+        {"root/dir/link_wk", "../.well-known"},
     };
     for (size_t i = 0; i < sizeof(entries) / sizeof(entries[0]); i++) {
         snprintf(path, sizeof(path), "%s/%s", tree.base, entries[i].name);
@@ -408,6 +420,14 @@ static const struct open_case open_cases[] = {
     {"a file used as a directory", "file.txt/child", 0, -ENOTDIR, KIND_NONE},
     {"a file opened as a directory", "file.txt", O_DIRECTORY, -ENOTDIR, KIND_NONE},
     {"a symlink loop", "link_loop", 0, -ELOOP, KIND_NONE},
+    /* A symlink is no way in to a dotfile (SPEC §4): as if it were not there. The one dot
+     * name allowed, a top-level .well-known, may be linked to. */
+    {"symlink to .env", "link_env", 0, -ENOENT, KIND_NONE},
+    {"through a directory symlink to .git", "link_git/config", 0, -ENOENT, KIND_NONE},
+    {"directory symlink to .git", "link_git", O_DIRECTORY, -ENOENT, KIND_NONE},
+    {"symlink into a dot folder below", "dir/link_hidden", 0, -ENOENT, KIND_NONE},
+    {"symlink into .well-known", "link_acme", 0, 0, KIND_FILE},
+    {"through a symlink to .well-known", "dir/link_wk/acme.txt", 0, 0, KIND_FILE},
 };
 
 static int count_fds(void)
