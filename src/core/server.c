@@ -660,8 +660,8 @@ int server_run(const struct config *cfg, int argc, char **argv, char err[256])
         if (s.fingerprint[0])
             printf("self-signed certificate, SHA-256 fingerprint %s\n", s.fingerprint);
         fflush(stdout);
-        log_info("mica %s started: %s, root %s, %u threads", MICA_VERSION, url, cfg->root,
-                 s.n_workers);
+        log_info("mica %s started: %s%s%s, root %s, %u threads", MICA_VERSION, url,
+                 s.tls ? " and " : "", s.tls ? s.tls_url : "", cfg->root, s.n_workers);
         int sig = wait_for_stop(&s, &set);
         log_info("%s: stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
     }

@@ -881,6 +881,13 @@ def test_plain_http_on_tls_port(make_server, req):
     assert tls_get(srv)[0] == 200
 
 
+def test_error_log_names_both_listeners(make_server):
+    srv = start_tls(make_server)
+    text = wait_log(srv, lambda t: " started: " in t)
+    line = next(l for l in text.splitlines() if " started: " in l)
+    assert f"http://127.0.0.1:{srv.port}" in line and f"https://127.0.0.1:{srv.tls_port}" in line
+
+
 def test_plain_http_on_tls_port_with_curl(make_server):
     if not CURL:
         pytest.skip("curl not installed")
