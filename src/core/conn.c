@@ -330,6 +330,17 @@ static size_t log_field(char *out, size_t cap, struct slice v)
     return v.ptr ? log_escape(out, cap, v) : log_escape(out, cap, SLICE_LIT("-"));
 }
 
+/* The first line of the next request when it arrived whole (without its CRLF), else an
+ * empty slice: what a request the parser refused asked for. */
+static struct slice conn_raw_line(const struct conn *c)
+{
+    const char *line = c->rbuf ? c->rbuf + c->rpos : NULL;
+    const char *eol = line ? memchr(line, '\n', c->rlen - c->rpos) : NULL;
+    if (eol && eol > line && eol[-1] == '\r')
+        eol--;
+    return eol ? slice_make(line, (size_t)(eol - line)) : slice_make(NULL, 0);
+}
+
 /* Fills r for req (NULL: rejected before it could be parsed) answered with status. */
 static void access_rec_take(const struct conn *c, const struct request *req, int status,
                             uint64_t bytes, struct access_rec *r)
@@ -354,12 +365,9 @@ static void access_rec_take(const struct conn *c, const struct request *req, int
     } else {
         /* Rejected by the parser: its first line, when one arrived whole, says what was
          * asked ("FOO / HTTP/1.1" answered 501), escaped like any client text. */
-        const char *line = c->rbuf ? c->rbuf + c->rpos : NULL;
-        const char *eol = line ? memchr(line, '\n', c->rlen - c->rpos) : NULL;
-        if (eol && eol > line && eol[-1] == '\r')
-            eol--;
-        if (eol && eol > line)
-            log_escape(r->request, sizeof(r->request), slice_make(line, (size_t)(eol - line)));
+        const struct slice line = conn_raw_line(c);
+        if (line.len > 0)
+            log_escape(r->request, sizeof(r->request), line);
         else
             strcpy(r->request, "-");
         strcpy(r->referer, "-");
@@ -478,7 +486,14 @@ static void conn_reject(struct conn *c, int status, const char *reason)
     log_rejected(&w->reject_limit, (uint64_t)w->now_s, peer, status, reason);
     struct response *resp = &w->resp;
     response_init(resp, w->resp_headers, sizeof(w->resp_headers));
-    response_error(resp, status);
+    /* The API answers errors in JSON (SPEC §2), even before its request could be parsed. */
+    const struct slice line = conn_raw_line(c);
+    const char *target = line.len ? memchr(line.ptr, ' ', line.len) : NULL;
+    const size_t left = target ? line.len - (size_t)(target - line.ptr) : 0;
+    if (left >= 6 && memcmp(target, " /api/", 6) == 0)
+        response_error_json(resp, status);
+    else
+        response_error(resp, status);
     c->keep_alive = false;
     c->state = CONN_LINGER;
     conn_queue(c, NULL, resp);

@@ -86,115 +86,62 @@ void response_set_file(struct response *r, const char *content_type, int fd, uin
     r->body_length = len;
 }
 
-/* A static page per error status, built at compile time. */
-#define ERROR_PAGE(code, text)                                                                     \
-    SLICE_LIT("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" #code     \
-              " " text "</title></head>\n<body><h1>" #code " " text "</h1></body></html>\n")
+/* Each error status's bodies, built at compile time: an HTML page, and the JSON that the
+ * API's routes answer ({"error":"…"}, SPEC §2). An unknown status is answered as 500. */
+#define LIT(s) {(s), sizeof(s) - 1}
+#define ERROR_BODIES(code, text, lower)                                                           \
+    {code,                                                                                         \
+     LIT("<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>" #code " " text \
+         "</title></head>\n<body><h1>" #code " " text "</h1></body></html>\n"),                   \
+     LIT("{\"error\":\"" lower "\"}\n")}
+
+static const struct error_bodies {
+    int status;
+    struct slice html, json;
+} error_bodies[] = {
+    ERROR_BODIES(400, "Bad Request", "bad request"),
+    ERROR_BODIES(401, "Unauthorized", "unauthorized"),
+    ERROR_BODIES(403, "Forbidden", "forbidden"),
+    ERROR_BODIES(404, "Not Found", "not found"),
+    ERROR_BODIES(405, "Method Not Allowed", "method not allowed"),
+    ERROR_BODIES(408, "Request Timeout", "request timeout"),
+    ERROR_BODIES(412, "Precondition Failed", "precondition failed"),
+    ERROR_BODIES(413, "Content Too Large", "content too large"),
+    ERROR_BODIES(414, "URI Too Long", "uri too long"),
+    ERROR_BODIES(415, "Unsupported Media Type", "unsupported media type"),
+    ERROR_BODIES(416, "Range Not Satisfiable", "range not satisfiable"),
+    ERROR_BODIES(417, "Expectation Failed", "expectation failed"),
+    ERROR_BODIES(429, "Too Many Requests", "too many requests"),
+    ERROR_BODIES(431, "Request Header Fields Too Large", "request header fields too large"),
+    ERROR_BODIES(501, "Not Implemented", "not implemented"),
+    ERROR_BODIES(503, "Service Unavailable", "service unavailable"),
+    ERROR_BODIES(505, "HTTP Version Not Supported", "http version not supported"),
+    ERROR_BODIES(500, "Internal Server Error", "internal server error"),
+};
+
+static const struct error_bodies *error_bodies_for(int status)
+{
+    const size_t n = sizeof(error_bodies) / sizeof(error_bodies[0]);
+    for (size_t i = 0; i < n - 1; i++)
+        if (error_bodies[i].status == status)
+            return &error_bodies[i];
+    return &error_bodies[n - 1];
+}
 
 int response_error(struct response *r, int status)
 {
-    struct slice page;
-    switch (status) {
-    case 400:
-        page = ERROR_PAGE(400, "Bad Request");
-        break;
-    case 403:
-        page = ERROR_PAGE(403, "Forbidden");
-        break;
-    case 404:
-        page = ERROR_PAGE(404, "Not Found");
-        break;
-    case 405:
-        page = ERROR_PAGE(405, "Method Not Allowed");
-        break;
-    case 408:
-        page = ERROR_PAGE(408, "Request Timeout");
-        break;
-    case 413:
-        page = ERROR_PAGE(413, "Content Too Large");
-        break;
-    case 401:
-        page = ERROR_PAGE(401, "Unauthorized");
-        break;
-    case 412:
-        page = ERROR_PAGE(412, "Precondition Failed");
-        break;
-    case 414:
-        page = ERROR_PAGE(414, "URI Too Long");
-        break;
-    case 416:
-        page = ERROR_PAGE(416, "Range Not Satisfiable");
-        break;
-    case 415:
-        page = ERROR_PAGE(415, "Unsupported Media Type");
-        break;
-    case 417:
-        page = ERROR_PAGE(417, "Expectation Failed");
-        break;
-    case 429:
-        page = ERROR_PAGE(429, "Too Many Requests");
-        break;
-    case 431:
-        page = ERROR_PAGE(431, "Request Header Fields Too Large");
-        break;
-    case 501:
-        page = ERROR_PAGE(501, "Not Implemented");
-        break;
-    case 503:
-        page = ERROR_PAGE(503, "Service Unavailable");
-        break;
-    case 505:
-        page = ERROR_PAGE(505, "HTTP Version Not Supported");
-        break;
-    default:
-        status = 500;
-        page = ERROR_PAGE(500, "Internal Server Error");
-        break;
-    }
-    r->status = status;
-    response_set_body(r, "text/html; charset=utf-8", page);
-    return status;
+    const struct error_bodies *e = error_bodies_for(status);
+    r->status = e->status;
+    response_set_body(r, "text/html; charset=utf-8", e->html);
+    return e->status;
 }
 
 int response_error_json(struct response *r, int status)
 {
-    struct slice body;
-    switch (status) {
-    case 400:
-        body = SLICE_LIT("{\"error\":\"bad request\"}\n");
-        break;
-    case 401:
-        body = SLICE_LIT("{\"error\":\"unauthorized\"}\n");
-        break;
-    case 403:
-        body = SLICE_LIT("{\"error\":\"forbidden\"}\n");
-        break;
-    case 404:
-        body = SLICE_LIT("{\"error\":\"not found\"}\n");
-        break;
-    case 405:
-        body = SLICE_LIT("{\"error\":\"method not allowed\"}\n");
-        break;
-    case 413:
-        body = SLICE_LIT("{\"error\":\"content too large\"}\n");
-        break;
-    case 415:
-        body = SLICE_LIT("{\"error\":\"unsupported media type\"}\n");
-        break;
-    case 429:
-        body = SLICE_LIT("{\"error\":\"too many requests\"}\n");
-        break;
-    case 503:
-        body = SLICE_LIT("{\"error\":\"service unavailable\"}\n");
-        break;
-    default:
-        status = 500;
-        body = SLICE_LIT("{\"error\":\"internal server error\"}\n");
-        break;
-    }
-    r->status = status;
-    response_set_body(r, "application/json", body);
-    return status;
+    const struct error_bodies *e = error_bodies_for(status);
+    r->status = e->status;
+    response_set_body(r, "application/json", e->json);
+    return e->status;
 }
 
 /* RFC 9110 §6.4.1: 1xx, 204 and 304 responses carry no content and no Content-Length. */

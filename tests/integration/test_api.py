@@ -4,13 +4,14 @@ JSON with WWW-Authenticate without credentials), their keys and figures, filteri
 paging of submissions, 400 for bad parameters, 404 JSON for unknown /api/ paths, 405 JSON
 with Allow for a wrong method, and 404 for every admin route when no admin is configured."""
 import calendar
+import json
 import re
 import time
 
 import pytest
 import requests
 
-from conftest import REPO, basic_auth, request
+from conftest import REPO, basic_auth, parse_responses, raw_request, request
 
 ISO_Z = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
 HELLO = (REPO / "www" / "HelloWorld.html").read_bytes()
@@ -244,6 +245,25 @@ def test_submissions_bad_parameters_400(srv, query):
 def test_unknown_api_path_404_json(srv, path):
     assert_json_error(requests.get(srv.url(path), timeout=5), 404)
     assert_json_error(requests.get(srv.url(path), headers=auth_headers(), timeout=5), 404)
+
+
+@pytest.mark.parametrize("raw,status", [
+    (b"GET /api/status HTTP/1.1\r\nHost: t\r\nContent-Length: 1\r\nTransfer-Encoding: chunked"
+     b"\r\n\r\n", 400),
+    (b"GET /api/status HTTP/1.1\r\nHost: t\r\nX: a\x01b\r\n\r\n", 400),
+    (b"BREW /api/status HTTP/1.1\r\nHost: t\r\n\r\n", 501),
+    (b"GET /api/status HTTP/2.0\r\nHost: t\r\n\r\n", 505),
+])
+def test_requests_refused_before_routing_are_json_on_the_api(srv, raw, status):
+    """SPEC: /api/* errors are JSON, also for a request the parser refused."""
+    data = raw_request(srv, raw)
+    got, headers, body = parse_responses(data)[0]
+    assert got == status
+    assert headers["content-type"] == "application/json"
+    assert "error" in json.loads(body)
+    # elsewhere the same refusal is a page
+    data = raw_request(srv, raw.replace(b"/api/status", b"/HelloWorld.html"))
+    assert parse_responses(data)[0][1]["content-type"].startswith("text/html")
 
 
 @pytest.mark.parametrize("method,path", [("POST", "/api/stats"), ("POST", "/api/status"),
