@@ -627,8 +627,8 @@ static void test_revoked_pruned(void **state)
     text = read_text(path);
     char *epoch_end = strchr(strchr(text, '\n') + 1, '\n') + 1;
     char expired[256];
-    snprintf(expired, sizeof(expired), "%.*sAAAAAAAAAAAAAAAAAAAAAA %lld\n",
-             (int)(epoch_end - text), text, (long long)now - 1);
+    snprintf(expired, sizeof(expired), "%.*sAAAAAAAAAAAAAAAAAAAAAA %lld\n", (int)(epoch_end - text),
+             text, (long long)now - 1);
     write_text(path, expired, strlen(expired));
     b = new_auth(&k->f.cfg);
     assert_int_equal(auth_revoked_count(b), 0);
@@ -1581,8 +1581,7 @@ static void test_logout(void **state)
     assert_true(has_header(w, "SameSite=Strict; Secure\r\n"));
     w->env.is_tls = false;
     request(w, HTTP_POST,
-            (const char *const[]){"Host: example.com", "Sec-Fetch-Site: cross-site", second,
-                                  NULL});
+            (const char *const[]){"Host: example.com", "Sec-Fetch-Site: cross-site", second, NULL});
     w->env.now = time(NULL);
     assert_int_equal(auth_logout(&w->env, &w->req, &w->resp), 403);
     assert_false(has_header(w, "Set-Cookie"));
