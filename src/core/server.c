@@ -304,7 +304,7 @@ static void reload(struct server *s)
     struct site *site = site_new(next, cur, err);
     if (site && same_admin(cur->cfg, next)) {
         site->auth = cur->auth;
-    } else if (site && auth_new(&site->auth, next, err) == 0) {
+    } else if (site && auth_reload(&site->auth, next, cur->auth, err) == 0) {
         site->owns_auth = true;
     } else if (site) {
         site_free(site);

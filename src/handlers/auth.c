@@ -5,7 +5,8 @@
  * struct auth lives as long as the configuration it borrows and is shared by every worker.
  * After auth_new its key and admin digest are read-only; the two tables that change are
  * each behind their own mutex, held only for a lookup or an update of a few slots, never
- * across a password verification:
+ * across a password verification (the revoked sessions and the epoch are a third, in
+ * revoked.c, shared with the auth of a reload):
  *   - the Basic memo: HMAC digests (under the session key) of Authorization values that
  *     verified, with their expiry. A hit skips yescrypt. The table is small and scanned.
  *   - the limiter: per client address (IPv6: its /64), the times of the last five failed
@@ -36,6 +37,7 @@
 
 #include "core/log.h"
 #include "handlers/page.h"
+#include "handlers/revoked.h"
 #include "handlers/static.h"
 #include "util/password.h"
 
@@ -73,6 +75,7 @@ struct auth {
     bool enabled;
     unsigned char key[KEY_BYTES];         /* HMAC(secret, user "\n" password_hash) */
     unsigned char user_digest[KEY_BYTES]; /* SHA-256(admin.user) */
+    struct revoked *revoked;              /* a reference, shared with reloads; NULL: no admin */
 
     pthread_mutex_t memo_lock;
     struct memo_slot memo[MEMO_SLOTS];
@@ -274,7 +277,7 @@ static int derive_key(struct auth *a, const unsigned char secret[KEY_BYTES], cha
     return 0;
 }
 
-int auth_new(struct auth **out, const struct config *cfg, char err[256])
+int auth_reload(struct auth **out, const struct config *cfg, struct auth *prev, char err[256])
 {
     *out = NULL;
     struct auth *a = calloc(1, sizeof(*a));
@@ -304,6 +307,14 @@ int auth_new(struct auth **out, const struct config *cfg, char err[256])
             goto fail;
         SHA256((const unsigned char *)cfg->admin.user, strlen(cfg->admin.user), a->user_digest);
     }
+    /* Logouts are remembered across reloads, whatever the admin becomes: a password that
+     * comes back must not bring back the sessions ended under it. */
+    if (prev && prev->revoked) {
+        revoked_get(prev->revoked);
+        a->revoked = prev->revoked;
+    } else if (a->enabled && !(a->revoked = revoked_open(cfg->data_dir, time(NULL), err))) {
+        goto fail;
+    }
     *out = a;
     return 0;
 fail:
@@ -311,10 +322,16 @@ fail:
     return -1;
 }
 
+int auth_new(struct auth **out, const struct config *cfg, char err[256])
+{
+    return auth_reload(out, cfg, NULL, err);
+}
+
 void auth_free(struct auth *a)
 {
     if (!a)
         return;
+    revoked_put(a->revoked);
     pthread_mutex_destroy(&a->memo_lock);
     pthread_mutex_destroy(&a->limit_lock);
     explicit_bzero(a->key, sizeof(a->key));
@@ -353,27 +370,41 @@ static size_t base64url(const unsigned char *in, size_t n, char *out)
     return o;
 }
 
-/* The MAC of a session, in base64url: HMAC(key, user "\n" expiry digits). */
-static void session_mac(const struct auth *a, struct slice expiry, char out[MAC_B64_LEN])
+/* The MAC of a session, in base64url: HMAC(key, user "\n" epoch "\n" body), where body is
+ * the cookie's "<expiry>.<id>". */
+static void session_mac(const struct auth *a, const char epoch[REVOKED_EPOCH_LEN],
+                        struct slice body, char out[MAC_B64_LEN])
 {
-    char msg[AUTH_USER_MAX + 1 + EXPIRY_DIGITS];
+    char msg[AUTH_USER_MAX + 1 + REVOKED_EPOCH_LEN + 1 + AUTH_COOKIE_MAX];
     size_t ulen = strlen(a->cfg->admin.user); /* at most AUTH_USER_MAX (auth_new) */
+    size_t len = 0;
     memcpy(msg, a->cfg->admin.user, ulen);
-    msg[ulen] = '\n';
-    memcpy(msg + ulen + 1, expiry.ptr, expiry.len);
+    len += ulen;
+    msg[len++] = '\n';
+    memcpy(msg + len, epoch, REVOKED_EPOCH_LEN);
+    len += REVOKED_EPOCH_LEN;
+    msg[len++] = '\n';
+    memcpy(msg + len, body.ptr, body.len); /* body.len < AUTH_COOKIE_MAX (session_parse) */
+    len += body.len;
     unsigned char mac[KEY_BYTES];
-    hmac_sha256(a->key, sizeof(a->key), msg, ulen + 1 + expiry.len, mac);
+    hmac_sha256(a->key, sizeof(a->key), msg, len, mac);
     base64url(mac, sizeof(mac), out);
 }
 
 size_t auth_cookie_make(const struct auth *a, time_t expires, char out[AUTH_COOKIE_MAX])
 {
-    char digits[EXPIRY_DIGITS + 2];
-    int n = snprintf(digits, sizeof(digits), "%lld", (long long)(expires > 0 ? expires : 0));
+    unsigned char id[16]; /* 22 base64url characters: REVOKED_ID_LEN */
+    if (!auth_enabled(a) || RAND_bytes(id, sizeof(id)) != 1)
+        return 0;
+    int n = snprintf(out, EXPIRY_DIGITS + 2, "%lld", (long long)(expires > 0 ? expires : 0));
     size_t len = n > 0 ? (size_t)n : 0;
-    memcpy(out, digits, len);
     out[len++] = '.';
-    session_mac(a, slice_make(digits, len - 1), out + len);
+    len += base64url(id, sizeof(id), out + len);
+    char epoch[REVOKED_EPOCH_LEN];
+    revoked_epoch(a->revoked, epoch);
+    const size_t body_len = len;
+    out[len++] = '.';
+    session_mac(a, epoch, slice_make(out, body_len), out + len);
     len += MAC_B64_LEN;
     out[len] = '\0';
     return len;
@@ -396,22 +427,61 @@ static bool parse_expiry(struct slice s, long long *out)
     return true;
 }
 
+/* A cookie value "<expiry>.<id>.<mac>" cut into its parts, by shape only. */
+struct session {
+    struct slice body; /* "<expiry>.<id>": what the MAC covers besides user and epoch */
+    long long expires;
+    const char *id;  /* REVOKED_ID_LEN characters */
+    const char *mac; /* MAC_B64_LEN characters */
+};
+
+/* Cuts value into s. False when it does not have the shape; cookies from before session
+ * ids ("<expiry>.<mac>") do not, and are refused. */
+static bool session_parse(struct slice value, struct session *s)
+{
+    const char *dot = memchr(value.ptr, '.', value.len);
+    if (!dot)
+        return false;
+    const size_t expiry_len = (size_t)(dot - value.ptr);
+    if (expiry_len > EXPIRY_DIGITS ||
+        value.len != expiry_len + 1 + REVOKED_ID_LEN + 1 + MAC_B64_LEN ||
+        dot[1 + REVOKED_ID_LEN] != '.' ||
+        !parse_expiry(slice_make(value.ptr, expiry_len), &s->expires))
+        return false;
+    s->body = slice_make(value.ptr, expiry_len + 1 + REVOKED_ID_LEN);
+    s->id = dot + 1;
+    s->mac = dot + 1 + REVOKED_ID_LEN + 1;
+    return true;
+}
+
 bool auth_cookie_verify(const struct auth *a, struct slice value, time_t now)
 {
     if (!a || !a->enabled || !value.ptr)
         return false;
-    const char *dot = memchr(value.ptr, '.', value.len);
-    if (!dot)
-        return false;
-    struct slice expiry = slice_make(value.ptr, (size_t)(dot - value.ptr));
-    struct slice mac = slice_make(dot + 1, value.len - expiry.len - 1);
-    long long expires;
+    struct session s;
     /* Cheap checks first, so junk costs no HMAC. */
-    if (mac.len != MAC_B64_LEN || !parse_expiry(expiry, &expires) || expires <= (long long)now)
+    if (!session_parse(value, &s) || s.expires <= (long long)now)
+        return false;
+    char epoch[REVOKED_EPOCH_LEN];
+    if (revoked_check(a->revoked, s.id, epoch))
         return false;
     char expected[MAC_B64_LEN];
-    session_mac(a, expiry, expected);
-    return CRYPTO_memcmp(expected, mac.ptr, MAC_B64_LEN) == 0;
+    session_mac(a, epoch, s.body, expected);
+    return CRYPTO_memcmp(expected, s.mac, MAC_B64_LEN) == 0;
+}
+
+int auth_revoke(struct auth *a, struct slice value, time_t now)
+{
+    struct session s;
+    if (!auth_cookie_verify(a, value, now) || !session_parse(value, &s))
+        return 0;
+    int rc = revoked_add(a->revoked, s.id, (time_t)s.expires, now);
+    return rc == 0 ? 1 : rc;
+}
+
+size_t auth_revoked_count(const struct auth *a)
+{
+    return a && a->revoked ? revoked_count(a->revoked) : 0;
 }
 
 /* The next "name=value" pair of a Cookie header (RFC 6265 §5.4; parsed as §5.2 does: split
@@ -445,22 +515,43 @@ bool auth_cookie_find(struct slice header, struct slice *value)
     return false;
 }
 
+/* Walks the mica_session values of a request's Cookie headers, COOKIES_CHECKED at most. */
+struct cookie_walk {
+    const struct request *req;
+    unsigned header; /* the next header to look at */
+    unsigned tried;
+    struct slice rest; /* what is left of the current Cookie header */
+};
+
+static bool cookie_walk_next(struct cookie_walk *w, struct slice *value)
+{
+    const struct slice wanted = slice_make(cookie_name, sizeof(cookie_name) - 1);
+    while (w->tried < COOKIES_CHECKED) {
+        struct slice name;
+        if (w->rest.ptr && cookie_next(&w->rest, &name, value)) {
+            if (!slice_eq(name, wanted))
+                continue;
+            w->tried++;
+            return true;
+        }
+        while (w->header < w->req->n_headers &&
+               !slice_case_eq(w->req->headers[w->header].name, SLICE_LIT("Cookie")))
+            w->header++;
+        if (w->header == w->req->n_headers)
+            return false;
+        w->rest = w->req->headers[w->header++].value;
+    }
+    return false;
+}
+
 /* Whether any Cookie header carries a valid session (a few tries at most). */
 static bool identify_cookie(const struct auth *a, const struct request *req, time_t now)
 {
-    unsigned tried = 0;
-    for (unsigned i = 0; i < req->n_headers && tried < COOKIES_CHECKED; i++) {
-        if (!slice_case_eq(req->headers[i].name, SLICE_LIT("Cookie")))
-            continue;
-        struct slice rest = req->headers[i].value, name, value;
-        while (tried < COOKIES_CHECKED && cookie_next(&rest, &name, &value)) {
-            if (!slice_eq(name, slice_make(cookie_name, sizeof(cookie_name) - 1)))
-                continue;
-            tried++;
-            if (auth_cookie_verify(a, value, now))
-                return true;
-        }
-    }
+    struct cookie_walk w = {.req = req};
+    struct slice value;
+    while (cookie_walk_next(&w, &value))
+        if (auth_cookie_verify(a, value, now))
+            return true;
     return false;
 }
 
@@ -989,7 +1080,10 @@ int auth_login(struct env *env, const struct request *req, struct response *resp
     }
     auth_limit_reset(a, env->client_ip);
     char value[AUTH_COOKIE_MAX];
-    auth_cookie_make(a, env->now + AUTH_SESSION_S, value);
+    if (auth_cookie_make(a, env->now + AUTH_SESSION_S, value) == 0) {
+        log_error("auth: no random bytes from OpenSSL for a session id");
+        return response_error(resp, 500);
+    }
     if (!response_headerf(resp, "Set-Cookie",
                           "%s=%s; Path=/; Max-Age=%d; HttpOnly; SameSite=Strict%s", cookie_name,
                           value, AUTH_SESSION_S, env->is_tls ? "; Secure" : "")) {
@@ -1003,10 +1097,20 @@ int auth_login(struct env *env, const struct request *req, struct response *resp
 
 int auth_logout(struct env *env, const struct request *req, struct response *resp)
 {
-    if (!auth_enabled(env->auth))
+    struct auth *a = env->auth;
+    if (!auth_enabled(a))
         return static_not_found(env, resp);
     if (is_cross_site(env, req))
         return forbidden(env, resp, false);
+    /* The session ends on the server too: a copy of the cookie is refused from now on. */
+    struct cookie_walk w = {.req = req};
+    struct slice value;
+    unsigned ended = 0;
+    while (cookie_walk_next(&w, &value))
+        if (auth_revoke(a, value, env->now) != 0)
+            ended++;
+    if (ended > 0)
+        log_info("auth: %s logged out from %s", a->cfg->admin.user, env->client_ip);
     response_headerf(resp, "Set-Cookie", "%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
                      cookie_name, env->is_tls ? "; Secure" : "");
     no_store(resp);

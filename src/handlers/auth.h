@@ -3,11 +3,16 @@
  * The admin's identity (SPEC §2, issue #5): admin.user and admin.password_hash from the
  * configuration; HTTP Basic credentials, or a session cookie set by the login form.
  *
- * Sessions are cookies "mica_session=<expiry>.<mac>" where the MAC is HMAC-SHA256 over the
- * user and the expiry, keyed by a key derived from a secret kept in data_dir/session.key
- * (created on first start, mode 0600) and from the password hash: changing the password
- * invalidates every session, restarting does not. They last 12 hours and are HttpOnly,
- * SameSite=Strict, and Secure under TLS. Comparisons are constant-time.
+ * Sessions are cookies "mica_session=<expiry>.<id>.<mac>": id is 16 random bytes naming the
+ * session, and the MAC is HMAC-SHA256 over the user, the epoch (revoked.h), the expiry and
+ * the id, keyed by a key derived from a secret kept in data_dir/session.key (created on
+ * first start, mode 0600) and from the password hash: changing the password invalidates
+ * every session, restarting does not. Logging out revokes the session's id on the server
+ * (kept in data_dir/session.revoked until the cookie would have expired), so a copy of the
+ * cookie is refused too, by every worker, after a reload and after a restart; other
+ * sessions go on. Cookies from before ids ("<expiry>.<mac>") are refused: log in again.
+ * They last 12 hours and are HttpOnly, SameSite=Strict, and Secure under TLS. Comparisons
+ * are constant-time.
  *
  * Verifying a password is slow on purpose (yescrypt): successful Basic credentials are
  * remembered for a minute so that a dashboard polling /api/stats does not pay it each time,
@@ -28,8 +33,13 @@
 struct auth;
 
 /* The process's auth state for cfg (which it borrows). Reads or creates data_dir/session.key
- * when an admin is configured. Returns 0, or -1 with err naming the file. */
+ * and data_dir/session.revoked when an admin is configured. Returns 0, or -1 with err
+ * naming the file. */
 int auth_new(struct auth **a, const struct config *cfg, char err[256]);
+
+/* The same for a reloaded cfg: the revoked sessions are shared with prev (borrowed; either
+ * may be freed first), so logouts made through either are known to both. */
+int auth_reload(struct auth **a, const struct config *cfg, struct auth *prev, char err[256]);
 void auth_free(struct auth *a);
 
 /* Whether an admin is configured. */
@@ -48,8 +58,9 @@ void auth_identify(struct env *env, const struct request *req);
 int auth_guard(struct env *env, const struct request *req, struct response *resp, bool json);
 
 /* GET /login: templates/login.html. POST /login: env->form's user and password → 303 to
- * /admin with the cookie, 401 and the form again, or 429. POST /logout: clears the cookie,
- * 303 to /login. All three answer 404 without admin. */
+ * /admin with the cookie, 401 and the form again, or 429. POST /logout: revokes the
+ * sessions of the request's cookies, clears the cookie, 303 to /login. All three answer
+ * 404 without admin. */
 handler_fn auth_login_page;
 handler_fn auth_login;
 handler_fn auth_logout;
@@ -60,7 +71,7 @@ handler_fn auth_logout;
  */
 enum {
     AUTH_SESSION_S = 43200,       /* a session lasts 12 hours */
-    AUTH_COOKIE_MAX = 80,         /* "<expiry>.<43 base64url characters>" and a NUL */
+    AUTH_COOKIE_MAX = 96,         /* "<expiry>.<22 base64url>.<43 base64url>" and a NUL */
     AUTH_BASIC_MAX = 1024,        /* longest Basic token accepted, in base64 characters */
     AUTH_USER_MAX = 255,          /* longest admin.user accepted */
     AUTH_LIMIT_FAILURES = 5,      /* failed logins from one address ... */
@@ -68,13 +79,22 @@ enum {
     AUTH_MEMO_MS = 60000,         /* accepted Basic credentials are remembered this long */
 };
 
-/* Writes the cookie value for the admin expiring at `expires` (wall-clock seconds) into out.
- * Returns its length. */
+/* Writes the cookie value of a new session (a new random id) for the admin, expiring at
+ * `expires` (wall-clock seconds), into out. Returns its length, or 0 without an admin or
+ * random bytes. */
 size_t auth_cookie_make(const struct auth *a, time_t expires, char out[AUTH_COOKIE_MAX]);
 
 /* Whether value is a well-formed cookie value made by auth_cookie_make with this key and
- * not expired at `now` (its expiry is later than now). */
+ * epoch, not expired at `now` (its expiry is later than now), and not revoked. */
 bool auth_cookie_verify(const struct auth *a, struct slice value, time_t now);
+
+/* Revokes the session of cookie value, durably (revoked.h), when it verifies at now.
+ * Returns 1 when it did, 0 when value was no live session, or -errno when the revocation
+ * could not be written (logged; it holds until the process ends). */
+int auth_revoke(struct auth *a, struct slice value, time_t now);
+
+/* How many revoked sessions are remembered. */
+size_t auth_revoked_count(const struct auth *a);
 
 /* Finds the first mica_session among the "name=value; name=value" pairs of a Cookie header
  * (RFC 6265 §5.4) and sets *value to it (borrowed from header). False when absent. */

@@ -1,15 +1,18 @@
 # SPDX-License-Identifier: MIT
 """The admin dashboard and its authentication: HTTP Basic, the login form and its signed
-session cookie (attributes, tampering, logout, a password change invalidating sessions),
+session cookie (attributes, tampering, logout ending the session on the server — also
+after SIGHUP and a restart — and a password change invalidating sessions),
 5 failed logins a minute → 429, cross-site POSTs → 403, and passwords kept out of the
 logs."""
+import os
 import re
+import signal
 import time
 
 import pytest
 import requests
 
-from conftest import ADMIN_PASSWORD, ADMIN_USER, basic_auth, request
+from conftest import ADMIN_PASSWORD, ADMIN_USER, basic_auth, request, wait_log
 
 COOKIE = "mica_session"
 
@@ -190,6 +193,65 @@ def test_logout_clears_the_cookie(srv):
     # logout also works without a session (it just clears)
     r = requests.post(srv.url("/logout"), allow_redirects=False, timeout=5)
     assert r.status_code == 303 and r.headers["Location"] == "/login"
+
+
+def logout(srv, value):
+    return requests.post(srv.url("/logout"), headers={"Cookie": f"{COOKIE}={value}"},
+                         allow_redirects=False, timeout=5)
+
+
+def assert_refused(srv, value):
+    # fresh connections, so that several workers answer
+    for _ in range(6):
+        assert with_cookie(srv, "/admin", value).status_code == 401
+        assert with_cookie(srv, "/api/stats", value).status_code == 401
+    assert with_cookie(srv, "/login", value).status_code == 200  # the form, not /admin
+
+
+def test_logout_ends_that_session_on_the_server(make_admin_server):
+    srv = make_admin_server()
+    one, _ = session_cookie(login(srv))  # two browsers
+    two, _ = session_cookie(login(srv))
+    assert one != two
+    assert with_cookie(srv, "/admin", one).status_code == 200
+    r = logout(srv, one)
+    assert r.status_code == 303 and session_cookie(r)[0] == ""
+    # a copy of the logged-out cookie is refused; the other session goes on
+    assert_refused(srv, one)
+    assert with_cookie(srv, "/admin", two).status_code == 200
+    assert with_cookie(srv, "/api/stats", two).status_code == 200
+    # after a reload
+    before = srv.log_text().count("SIGHUP: configuration reloaded")
+    os.kill(srv.pid, signal.SIGHUP)
+    text = wait_log(srv, lambda t: t.count("SIGHUP: configuration reloaded") > before)
+    assert text.count("SIGHUP: configuration reloaded") > before, text
+    assert_refused(srv, one)
+    assert with_cookie(srv, "/admin", two).status_code == 200
+    # after a restart on the same data_dir
+    assert srv.stop()[0] == 0
+    again = make_admin_server()
+    assert again.data_dir == srv.data_dir
+    assert_refused(again, one)
+    assert with_cookie(again, "/admin", two).status_code == 200
+    # and the second one can be ended there too
+    assert logout(again, two).status_code == 303
+    assert_refused(again, two)
+
+
+def test_unreadable_revoked_list_ends_every_session(make_admin_server):
+    srv = make_admin_server()
+    value, _ = session_cookie(login(srv))
+    assert with_cookie(srv, "/admin", value).status_code == 200
+    assert srv.stop()[0] == 0
+    (srv.data_dir / "session.revoked").write_text("not what mica wrote\n")
+    again = make_admin_server()
+    # one clear line, and no session from before is trusted (which were logged out is unknown)
+    text = wait_log(again, lambda t: "session.revoked" in t)
+    lines = [ln for ln in text.splitlines() if "session.revoked" in ln]
+    assert len(lines) == 1 and "[error]" in lines[0] and "log in again" in lines[0], text
+    assert with_cookie(again, "/admin", value).status_code == 401
+    fresh, _ = session_cookie(login(again))
+    assert with_cookie(again, "/admin", fresh).status_code == 200
 
 
 def test_password_change_invalidates_sessions(make_admin_server):

@@ -31,10 +31,13 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "core/config.h"
 #include "core/log.h"
 #include "handlers/auth.h"
+#include "handlers/revoked.h"
 #include "template/cache.h"
 #include "util/password.h"
 
@@ -259,12 +262,13 @@ static void test_key_file_race(void **state)
                 fail_msg("round %d: thread %d got another key", round, i);
             auth_free(r[i].a);
         }
-        /* No temporary file is left behind: the key is all data_dir holds. */
+        /* No temporary file is left behind: the key and the revoked sessions (with the
+         * epoch, which all agree on too) are all data_dir holds. */
         DIR *d = opendir(f.data_dir);
         assert_non_null(d);
         for (struct dirent *e; (e = readdir(d));)
             if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..") &&
-                strcmp(e->d_name, "session.key"))
+                strcmp(e->d_name, "session.key") && strcmp(e->d_name, "session.revoked"))
                 fail_msg("round %d: %s left in data_dir", round, e->d_name);
         closedir(d);
         fixture_done(&f);
@@ -307,10 +311,18 @@ static void test_cookie_round_trip(void **state)
     char expect_prefix[32];
     snprintf(expect_prefix, sizeof(expect_prefix), "%d.", NOW + AUTH_SESSION_S);
     assert_memory_equal(c, expect_prefix, strlen(expect_prefix));
-    assert_int_equal(n, strlen(expect_prefix) + 43);
-    for (size_t i = strlen(expect_prefix); i < n; i++)
-        assert_non_null(
-            strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c[i]));
+    /* "<expiry>.<id: 22 base64url>.<mac: 43 base64url>": nothing that needs quoting. */
+    const size_t id_at = strlen(expect_prefix);
+    assert_int_equal(n, id_at + 22 + 1 + 43);
+    assert_int_equal(c[id_at + 22], '.');
+    for (size_t i = id_at; i < n; i++)
+        if (i != id_at + 22)
+            assert_non_null(
+                strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", c[i]));
+    /* Each session gets its own id. */
+    char other[AUTH_COOKIE_MAX];
+    assert_int_equal(auth_cookie_make(k->a, NOW + AUTH_SESSION_S, other), n);
+    assert_memory_not_equal(c + id_at, other + id_at, 22);
 
     struct slice v = slice_make(c, n);
     assert_true(auth_cookie_verify(k->a, v, NOW));
@@ -469,6 +481,348 @@ static struct slice at_edge(const char *s, size_t len)
     char *p = guard_page + page_size - len;
     memcpy(p, s, len);
     return slice_make(p, len);
+}
+
+/* ---- revoked sessions (logout) ----
+ *
+ * The revoked list outlives the process and is pruned by the wall clock when read, so
+ * these tests date their cookies from the real time, not NOW. */
+
+static struct slice make_cookie(struct auth *a, time_t expires, char out[AUTH_COOKIE_MAX])
+{
+    size_t n = auth_cookie_make(a, expires, out);
+    assert_true(n > 0);
+    return slice_make(out, n);
+}
+
+static void revoked_path(const struct fixture *f, char *out, size_t cap)
+{
+    snprintf(out, cap, "%s/session.revoked", f->data_dir);
+}
+
+static void write_text(const char *path, const char *text, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, text, len), (ssize_t)len);
+    close(fd);
+}
+
+/* The file's text (NUL-terminated, malloc'd). */
+static char *read_text(const char *path)
+{
+    FILE *fp = fopen(path, "r");
+    assert_non_null(fp);
+    char *text = calloc(1, 1 << 20);
+    assert_non_null(text);
+    size_t n = fread(text, 1, (1 << 20) - 1, fp);
+    text[n] = '\0';
+    fclose(fp);
+    return text;
+}
+
+static size_t count_lines(const char *text)
+{
+    size_t n = 0;
+    for (const char *p = text; (p = strchr(p, '\n')); p++)
+        n++;
+    return n;
+}
+
+static void test_revoke_one_session(void **state)
+{
+    struct keyed *k = *state;
+    const time_t now = time(NULL);
+    char c1[AUTH_COOKIE_MAX], c2[AUTH_COOKIE_MAX];
+    struct slice v1 = make_cookie(k->a, now + AUTH_SESSION_S, c1);
+    struct slice v2 = make_cookie(k->a, now + AUTH_SESSION_S, c2);
+    assert_true(auth_cookie_verify(k->a, v1, now));
+    assert_true(auth_cookie_verify(k->a, v2, now));
+
+    assert_int_equal(auth_revoke(k->a, v1, now), 1);
+    assert_false(auth_cookie_verify(k->a, v1, now)); /* its signature is still good */
+    assert_true(auth_cookie_verify(k->a, v2, now));  /* another session goes on */
+    assert_int_equal(auth_revoked_count(k->a), 1);
+    /* Nothing more to do for a revoked, expired, malformed or foreign cookie. */
+    assert_int_equal(auth_revoke(k->a, v1, now), 0);
+    char old[AUTH_COOKIE_MAX];
+    assert_int_equal(auth_revoke(k->a, make_cookie(k->a, now - 1, old), now), 0);
+    assert_int_equal(auth_revoke(k->a, slice_str("garbage"), now), 0);
+    assert_int_equal(auth_revoke(k->a, slice_make(NULL, 0), now), 0);
+    assert_int_equal(auth_revoked_count(k->a), 1);
+
+    /* The file: a header, the epoch and one line "<id> <expiry>", private. */
+    char path[160];
+    revoked_path(&k->f, path, sizeof(path));
+    struct stat st;
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    char *text = read_text(path);
+    assert_memory_equal(text, "mica-revoked 1\nepoch ", 21);
+    assert_int_equal(count_lines(text), 3);
+    char line[64];
+    snprintf(line, sizeof(line), "\n%.22s %lld\n", strchr(c1, '.') + 1,
+             (long long)(now + AUTH_SESSION_S));
+    assert_non_null(strstr(text, line));
+    free(text);
+}
+
+/* A cookie of the format before session ids, "<expiry>.<HMAC(key, user "\n" expiry)>",
+ * made with the right key: refused. */
+static void test_old_cookie_refused(void **state)
+{
+    struct keyed *k = *state;
+    unsigned char secret[32], key[32], mac[32];
+    int fd = open(k->f.key_path, O_RDONLY | O_CLOEXEC);
+    assert_true(fd >= 0);
+    assert_int_equal(read(fd, secret, sizeof(secret)), (ssize_t)sizeof(secret));
+    close(fd);
+    char msg[512];
+    int n = snprintf(msg, sizeof(msg), "admin\n%s", password_hash_a);
+    unsigned len = sizeof(key);
+    assert_non_null(HMAC(EVP_sha256(), secret, 32, (unsigned char *)msg, (size_t)n, key, &len));
+    const long long expires = (long long)time(NULL) + 100;
+    n = snprintf(msg, sizeof(msg), "admin\n%lld", expires);
+    assert_non_null(HMAC(EVP_sha256(), key, 32, (unsigned char *)msg, (size_t)n, mac, &len));
+    char b64[64];
+    EVP_EncodeBlock((unsigned char *)b64, mac, 32); /* 44 characters with one '=' */
+    for (char *p = b64; *p; p++)
+        *p = *p == '+' ? '-' : *p == '/' ? '_' : *p;
+    b64[43] = '\0';
+    char cookie[128];
+    n = snprintf(cookie, sizeof(cookie), "%lld.%s", expires, b64);
+    assert_false(auth_cookie_verify(k->a, slice_make(cookie, (size_t)n), time(NULL)));
+}
+
+static void test_revoked_pruned(void **state)
+{
+    struct keyed *k = *state;
+    const time_t now = time(NULL);
+    char c1[AUTH_COOKIE_MAX], c2[AUTH_COOKIE_MAX], c3[AUTH_COOKIE_MAX];
+    struct slice v1 = make_cookie(k->a, now + 100, c1);
+    struct slice v2 = make_cookie(k->a, now + AUTH_SESSION_S, c2);
+    struct slice v3 = make_cookie(k->a, now + AUTH_SESSION_S, c3);
+    assert_int_equal(auth_revoke(k->a, v1, now), 1);
+    assert_int_equal(auth_revoke(k->a, v2, now), 1);
+    assert_int_equal(auth_revoked_count(k->a), 2);
+    /* Once the first cookie would have expired, its id is dropped at the next logout. */
+    assert_int_equal(auth_revoke(k->a, v3, now + 100), 1);
+    assert_int_equal(auth_revoked_count(k->a), 2);
+    assert_false(auth_cookie_verify(k->a, v1, now + 100)); /* expired anyway */
+    assert_false(auth_cookie_verify(k->a, v2, now + 100));
+    assert_false(auth_cookie_verify(k->a, v3, now + 100));
+    char path[160];
+    revoked_path(&k->f, path, sizeof(path));
+    char *text = read_text(path);
+    assert_int_equal(count_lines(text), 4);
+    char id1[32];
+    snprintf(id1, sizeof(id1), "%.22s", strchr(c1, '.') + 1);
+    assert_null(strstr(text, id1));
+    free(text);
+
+    /* A restart drops what has expired by then (the clock here is the real one). */
+    struct auth *b = new_auth(&k->f.cfg);
+    assert_int_equal(auth_revoked_count(b), 2);
+    auth_free(b);
+    text = read_text(path);
+    char *epoch_end = strchr(strchr(text, '\n') + 1, '\n') + 1;
+    char expired[256];
+    snprintf(expired, sizeof(expired), "%.*sAAAAAAAAAAAAAAAAAAAAAA %lld\n", (int)(epoch_end - text),
+             text, (long long)now - 1);
+    write_text(path, expired, strlen(expired));
+    b = new_auth(&k->f.cfg);
+    assert_int_equal(auth_revoked_count(b), 0);
+    auth_free(b);
+    free(text);
+}
+
+static void test_revoked_persist(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, "admin", password_hash_a);
+    const time_t now = time(NULL);
+    struct auth *a = new_auth(&f.cfg);
+    char c1[AUTH_COOKIE_MAX], c2[AUTH_COOKIE_MAX], c3[AUTH_COOKIE_MAX];
+    struct slice v1 = make_cookie(a, now + AUTH_SESSION_S, c1);
+    struct slice v2 = make_cookie(a, now + AUTH_SESSION_S, c2);
+    struct slice v3 = make_cookie(a, now + AUTH_SESSION_S, c3);
+    assert_int_equal(auth_revoke(a, v1, now), 1);
+    auth_free(a);
+
+    /* A restart on the same data_dir: still refused; the others still good. */
+    struct auth *b = new_auth(&f.cfg);
+    assert_false(auth_cookie_verify(b, v1, now));
+    assert_true(auth_cookie_verify(b, v2, now));
+    assert_true(auth_cookie_verify(b, v3, now));
+
+    /* A reload shares the list: a logout through either is known to both at once. */
+    struct auth *r = NULL;
+    char err[256];
+    assert_int_equal(auth_reload(&r, &f.cfg, b, err), 0);
+    assert_false(auth_cookie_verify(r, v1, now));
+    assert_int_equal(auth_revoke(r, v2, now), 1);
+    assert_false(auth_cookie_verify(b, v2, now));
+    /* Through another password and back: what was logged out stays out. */
+    struct config other = f.cfg;
+    other.admin.password_hash = password_hash_b;
+    struct auth *x = NULL, *y = NULL;
+    assert_int_equal(auth_reload(&x, &other, r, err), 0);
+    assert_false(auth_cookie_verify(x, v3, now));
+    auth_free(b);
+    auth_free(r);
+    assert_int_equal(auth_reload(&y, &f.cfg, x, err), 0);
+    auth_free(x);
+    assert_false(auth_cookie_verify(y, v1, now));
+    assert_false(auth_cookie_verify(y, v2, now));
+    assert_true(auth_cookie_verify(y, v3, now));
+    auth_free(y);
+    fixture_done(&f);
+}
+
+static void test_revoked_file_bad(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *what, *text; /* text NULL: a folder in its place */
+    } cases[] = {
+        {"empty", ""},
+        {"garbage", "hello\n"},
+        {"another version", "mica-revoked 2\nepoch AAAAAAAAAAAAAAAAAAAAAA\n"},
+        {"no epoch", "mica-revoked 1\n"},
+        {"short epoch", "mica-revoked 1\nepoch AAAA\n"},
+        {"a bad character in the id", "mica-revoked 1\nepoch AAAAAAAAAAAAAAAAAAAAAA\n"
+                                      "AAAAAAAAAAAAAAAAAAAAA+ 9999999999\n"},
+        {"a bad expiry", "mica-revoked 1\nepoch AAAAAAAAAAAAAAAAAAAAAA\n"
+                         "AAAAAAAAAAAAAAAAAAAAAA 99x\n"},
+        {"cut short", "mica-revoked 1\nepoch AAAAAAAAAAAAAAAAAAAAAA\n"
+                      "AAAAAAAAAAAAAAAAAAAAAA 9999999999"},
+        {"a NUL", "mica-revoked 1\nepoch AAAAAAAAAAAAAAAAAAAAAA\n\0"},
+        {"a folder", NULL},
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct fixture f;
+        fixture_init(&f, "admin", password_hash_a);
+        const time_t now = time(NULL);
+        struct auth *a = new_auth(&f.cfg);
+        char c1[AUTH_COOKIE_MAX];
+        struct slice v1 = make_cookie(a, now + AUTH_SESSION_S, c1);
+        auth_free(a);
+        char path[160];
+        revoked_path(&f, path, sizeof(path));
+        assert_int_equal(unlink(path), 0);
+        if (cases[i].text) {
+            size_t len = strlen(cases[i].text);
+            if (strcmp(cases[i].what, "a NUL") == 0)
+                len += 1;
+            write_text(path, cases[i].text, len);
+        } else {
+            assert_int_equal(mkdir(path, 0700), 0);
+        }
+        /* Earlier logouts are unknown: every earlier session is refused, new ones work. */
+        struct auth *b = new_auth(&f.cfg);
+        if (auth_cookie_verify(b, v1, now))
+            fail_msg("%s: a session from before is still accepted", cases[i].what);
+        char c2[AUTH_COOKIE_MAX];
+        struct slice v2 = make_cookie(b, now + AUTH_SESSION_S, c2);
+        if (!auth_cookie_verify(b, v2, now))
+            fail_msg("%s: a new session is refused", cases[i].what);
+        auth_free(b);
+        if (!cases[i].text) {
+            fixture_done(&f);
+            continue; /* a folder is not replaced */
+        }
+        /* The file was replaced by a good one: the new session survives a restart. */
+        struct auth *c = new_auth(&f.cfg);
+        if (!auth_cookie_verify(c, v2, now))
+            fail_msg("%s: the file was not repaired", cases[i].what);
+        auth_free(c);
+        fixture_done(&f);
+    }
+    /* A missing file (deleted): the same. */
+    struct fixture f;
+    fixture_init(&f, "admin", password_hash_a);
+    struct auth *a = new_auth(&f.cfg);
+    char c1[AUTH_COOKIE_MAX];
+    struct slice v1 = make_cookie(a, time(NULL) + 60, c1);
+    auth_free(a);
+    char path[160];
+    revoked_path(&f, path, sizeof(path));
+    assert_int_equal(unlink(path), 0);
+    a = new_auth(&f.cfg);
+    assert_false(auth_cookie_verify(a, v1, time(NULL)));
+    auth_free(a);
+    fixture_done(&f);
+}
+
+/* Writes a revoked file with n live ids (and the current epoch) into data_dir. */
+static void fill_revoked(const struct fixture *f, size_t n, time_t expires)
+{
+    char path[160];
+    revoked_path(f, path, sizeof(path));
+    char *text = read_text(path);
+    char *epoch_end = strchr(strchr(text, '\n') + 1, '\n') + 1;
+    size_t len = (size_t)(epoch_end - text);
+    text = realloc(text, len + n * 64);
+    assert_non_null(text);
+    for (size_t i = 0; i < n; i++)
+        len += (size_t)sprintf(text + len, "x%021zu %lld\n", i, (long long)expires);
+    write_text(path, text, len);
+    free(text);
+}
+
+static void test_revoked_bound(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, "admin", password_hash_a);
+    const time_t now = time(NULL);
+    struct auth *a = new_auth(&f.cfg);
+    char c1[AUTH_COOKIE_MAX], c2[AUTH_COOKIE_MAX];
+    struct slice v1 = make_cookie(a, now + AUTH_SESSION_S, c1);
+    struct slice v2 = make_cookie(a, now + AUTH_SESSION_S, c2);
+    auth_free(a);
+
+    /* As many as it holds: read back, and the sessions not in it go on. */
+    fill_revoked(&f, REVOKED_MAX, now + 1000);
+    a = new_auth(&f.cfg);
+    assert_int_equal(auth_revoked_count(a), REVOKED_MAX);
+    assert_true(auth_cookie_verify(a, v1, now));
+    assert_true(auth_cookie_verify(a, v2, now));
+    /* One more logout would pass the bound: a new epoch ends every session instead, and
+     * the list starts empty. */
+    assert_int_equal(auth_revoke(a, v1, now), 1);
+    assert_int_equal(auth_revoked_count(a), 0);
+    assert_false(auth_cookie_verify(a, v1, now));
+    assert_false(auth_cookie_verify(a, v2, now));
+    char c3[AUTH_COOKIE_MAX];
+    struct slice v3 = make_cookie(a, now + AUTH_SESSION_S, c3);
+    assert_true(auth_cookie_verify(a, v3, now));
+    auth_free(a);
+    a = new_auth(&f.cfg); /* and so after a restart */
+    assert_false(auth_cookie_verify(a, v2, now));
+    assert_true(auth_cookie_verify(a, v3, now));
+    auth_free(a);
+
+    /* When some have expired there is room again: no new epoch. */
+    fill_revoked(&f, REVOKED_MAX, now + 10);
+    a = new_auth(&f.cfg);
+    assert_int_equal(auth_revoke(a, v3, now + 10), 1);
+    assert_int_equal(auth_revoked_count(a), 1);
+    char c4[AUTH_COOKIE_MAX];
+    struct slice v4 = make_cookie(a, now + AUTH_SESSION_S, c4);
+    assert_true(auth_cookie_verify(a, v4, now + 10));
+    auth_free(a);
+
+    /* More than it can hold is no file we wrote: fail safe. */
+    a = new_auth(&f.cfg);
+    fill_revoked(&f, REVOKED_MAX + 1, now + 1000);
+    auth_free(a);
+    a = new_auth(&f.cfg);
+    assert_false(auth_cookie_verify(a, v4, now));
+    assert_int_equal(auth_revoked_count(a), 0);
+    auth_free(a);
+    fixture_done(&f);
 }
 
 static void test_cookie_find(void **state)
@@ -1189,6 +1543,33 @@ static void test_login_template(void **state)
 static void test_logout(void **state)
 {
     struct world *w = *state;
+    /* Two sessions (two browsers); logging out of one ends it on the server, so a copy
+     * of its cookie is refused, and the other goes on. */
+    char first[200], second[200];
+    const char *hdrs[] = {"Host: example.com", NULL};
+    set_form(w, "admin", "secret");
+    request(w, HTTP_POST, hdrs);
+    w->env.now = time(NULL); /* the revoked list is pruned by the real clock when read */
+    assert_int_equal(auth_login(&w->env, &w->req, &w->resp), 303);
+    cookie_header_from_login(w, first, sizeof(first));
+    request(w, HTTP_POST, hdrs);
+    w->env.now = time(NULL);
+    assert_int_equal(auth_login(&w->env, &w->req, &w->resp), 303);
+    cookie_header_from_login(w, second, sizeof(second));
+    request(w, HTTP_POST, (const char *const[]){"Host: example.com", first, NULL});
+    w->env.now = time(NULL);
+    assert_int_equal(auth_logout(&w->env, &w->req, &w->resp), 303);
+    request(w, HTTP_GET, (const char *const[]){"Host: example.com", first, NULL});
+    w->env.now = time(NULL);
+    auth_identify(&w->env, &w->req);
+    assert_null(w->env.user);
+    assert_int_equal(auth_guard(&w->env, &w->req, &w->resp, false), 401);
+    request(w, HTTP_GET, (const char *const[]){"Host: example.com", second, NULL});
+    w->env.now = time(NULL);
+    auth_identify(&w->env, &w->req);
+    assert_string_equal(w->env.user, "admin");
+    assert_int_equal(auth_revoked_count(w->a), 1);
+
     request(w, HTTP_POST, (const char *const[]){"Host: example.com", NULL});
     assert_int_equal(auth_logout(&w->env, &w->req, &w->resp), 303);
     assert_true(has_header(w, "Location: /login\r\n"));
@@ -1200,9 +1581,11 @@ static void test_logout(void **state)
     assert_true(has_header(w, "SameSite=Strict; Secure\r\n"));
     w->env.is_tls = false;
     request(w, HTTP_POST,
-            (const char *const[]){"Host: example.com", "Sec-Fetch-Site: cross-site", NULL});
+            (const char *const[]){"Host: example.com", "Sec-Fetch-Site: cross-site", second, NULL});
+    w->env.now = time(NULL);
     assert_int_equal(auth_logout(&w->env, &w->req, &w->resp), 403);
     assert_false(has_header(w, "Set-Cookie"));
+    assert_int_equal(auth_revoked_count(w->a), 1); /* a cross-site POST ends nothing */
 }
 
 /* Last: what the handlers logged names addresses, never passwords, credentials or cookies. */
@@ -1236,6 +1619,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cookie_round_trip, keyed_setup, keyed_teardown),
         cmocka_unit_test_setup_teardown(test_cookie_tampering, keyed_setup, keyed_teardown),
         cmocka_unit_test(test_cookie_key_changes),
+        cmocka_unit_test_setup_teardown(test_revoke_one_session, keyed_setup, keyed_teardown),
+        cmocka_unit_test_setup_teardown(test_old_cookie_refused, keyed_setup, keyed_teardown),
+        cmocka_unit_test_setup_teardown(test_revoked_pruned, keyed_setup, keyed_teardown),
+        cmocka_unit_test(test_revoked_persist),
+        cmocka_unit_test(test_revoked_file_bad),
+        cmocka_unit_test(test_revoked_bound),
         cmocka_unit_test_setup_teardown(test_cookie_find, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_parse_basic, guard_setup, guard_teardown),
         cmocka_unit_test_setup_teardown(test_same_origin, guard_setup, guard_teardown),
