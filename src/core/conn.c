@@ -419,6 +419,13 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         response_drop_body(resp);
         return false;
     }
+    /* Every response passes here, the router's and those answered before it (413, a
+     * rejected request line): one place for Vary and compressing generated bodies. The
+     * compressed bytes live in the compressor until the next response, and a BODY_MEM
+     * body without owner is copied into c->out below. */
+    compress_response(w->compressor, resp,
+                      req ? req->known[HDR_ACCEPT_ENCODING] : (struct slice){NULL, 0},
+                      conn_cfg(c)->compression);
     size_t mark = c->out.len;
     if (!response_write_head(&c->out, resp, w->date, c->keep_alive, http10))
         goto fail;

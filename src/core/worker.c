@@ -84,6 +84,11 @@ int worker_init(struct worker *w, struct server *srv, unsigned id, char err[256]
     pool_init(&w->conn_pool, sizeof(struct conn), POOL_KEEP_CONNS);
     pool_init(&w->body_pool, sizeof(struct conn_body), POOL_KEEP_CONNS);
     buf_init(&w->scratch, NULL, 0, 0);
+    w->compressor = compress_new();
+    if (!w->compressor) {
+        snprintf(err, 256, "worker %u: out of memory", id);
+        return -1;
+    }
 
     struct env *env = &w->env;
     env->cfg = cfg;
@@ -143,6 +148,8 @@ void worker_free(struct worker *w)
     pool_drain(&w->conn_pool);
     pool_drain(&w->body_pool);
     buf_free(&w->scratch);
+    compress_free(w->compressor);
+    w->compressor = NULL;
 }
 
 void worker_wake(struct worker *w)

@@ -22,6 +22,7 @@
 #include "core/stats.h"
 #include "core/timer.h"
 #include "handlers/handler.h"
+#include "http/compress.h"
 #include "http/date.h"
 #include "http/request.h"
 #include "http/response.h"
@@ -91,6 +92,8 @@ struct worker {
     struct response resp;
     char resp_headers[WORKER_HEADERS_BYTES];
     struct buf scratch;
+    /* Compresses generated bodies as they are queued (compress_response), reused. */
+    struct compressor *compressor;
 };
 
 /* Sets up w (epoll, eventfd, pools) for listeners already opened into w->listeners.

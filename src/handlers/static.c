@@ -32,12 +32,14 @@
 
 enum {
     MULTIPART_MAX_BYTES = 8 << 20, /* several ranges are built in memory up to this */
-    COMPRESS_MIN_BYTES = 1024,     /* smaller bodies are not worth compressing */
     COMPRESS_MAX_BYTES = 16 << 20, /* larger files go uncompressed (memory and time) */
     /* Larger bodies go with sendfile even when the cache holds them: the kernel sends page
      * cache pages without copying them (0.62 CPU-s per GB here, against 1.02 for writev
      * from memory; see docs/benchmarks.md). */
     SENDFILE_MIN_BYTES = 256 * 1024,
+    /* A not-found page up to this size is read into memory, where it can be compressed;
+     * a larger one is sent from its file. */
+    NOT_FOUND_MEM_BYTES = 256 * 1024,
 };
 
 /* What is served: the file's metadata and where its bytes are. */
@@ -76,14 +78,45 @@ static int open_index(struct env *env, const char *dir, char *const *names, size
     return -ENOENT;
 }
 
+/* Reads the not-found page (fd, size bytes) into env->scratch: in memory, the connection
+ * compresses it like any generated page. False if it could not be read whole. */
+static bool read_not_found_page(struct env *env, int fd, size_t size, struct slice *out)
+{
+    struct buf *b = env->scratch;
+    size_t mark = b->len;
+    if (!buf_reserve(b, size))
+        return false;
+    size_t got = 0;
+    while (got < size) {
+        ssize_t n = pread(fd, b->data + mark + got, size - got, (off_t)got);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return false; /* an error, or the file shrank: sent from the file instead */
+        got += (size_t)n;
+    }
+    b->len = mark + size;
+    *out = slice_make(b->data + mark, size);
+    return true;
+}
+
 int static_not_found(struct env *env, struct response *resp)
 {
     struct stat st;
     const char *name = env->cfg->not_found_page;
     int fd = name ? path_open(env->root_fd, name, O_NONBLOCK, &st) : -ENOENT;
+    resp->is_negotiated = false; /* serve() may have negotiated for the file that failed */
     if (fd >= 0 && S_ISREG(st.st_mode)) {
-        response_set_file(resp, mime_for_path(slice_str(name))->type, fd, 0, (uint64_t)st.st_size);
+        const char *type = mime_for_path(slice_str(name))->type;
+        struct slice page;
         resp->status = 404;
+        if ((uint64_t)st.st_size <= NOT_FOUND_MEM_BYTES &&
+            read_not_found_page(env, fd, (size_t)st.st_size, &page)) {
+            close(fd);
+            response_set_body(resp, type, page);
+        } else {
+            response_set_file(resp, type, fd, 0, (uint64_t)st.st_size);
+        }
         return 404;
     }
     if (fd >= 0)
@@ -382,7 +415,7 @@ static void use_encoding(struct response *resp, struct rep *rep, enum encoding e
 static void compress_uncached(struct env *env, const struct request *req, struct response *resp,
                               struct rep *rep)
 {
-    if (rep->size < COMPRESS_MIN_BYTES || rep->fd < 0)
+    if (rep->size <= COMPRESS_MIN_BYTES || rep->fd < 0)
         return;
     enum encoding enc =
         encoding_negotiate(req->known[HDR_ACCEPT_ENCODING], (1u << ENC_GZIP) | (1u << ENC_BR));
@@ -429,7 +462,7 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
         compress_uncached(env, req, resp, rep);
         return;
     }
-    bool can_make = e->size >= COMPRESS_MIN_BYTES && (e->data || e->size <= COMPRESS_MAX_BYTES);
+    bool can_make = e->size > COMPRESS_MIN_BYTES && (e->data || e->size <= COMPRESS_MAX_BYTES);
     unsigned available = 0;
     for (enum encoding enc = ENC_GZIP; enc < ENC_COUNT; enc++) {
         struct cache_variant *v = cache_variant(e, enc);
@@ -525,6 +558,7 @@ static bool precompressed_unchanged(struct env *env, struct cache_entry *e, cons
 /* Preconditions, then ranges, then the whole representation. */
 static int serve(struct env *env, const struct request *req, struct response *resp, struct rep *rep)
 {
+    resp->is_negotiated = true; /* here, with the cached variants: not per request */
     choose_encoding(env, req, resp, rep);
     /* HTML is revalidated on every use, so edits show at once (the validators keep that
      * cheap: 304); a `headers` rule can say otherwise. */

@@ -196,3 +196,22 @@ const struct mime *mime_for_path(struct slice path)
     }
     return &mime_unknown;
 }
+
+bool mime_type_compressible(const char *type)
+{
+    if (!type)
+        return false;
+    const char *semi = strchr(type, ';');
+    struct slice t = slice_trim(slice_make(type, semi ? (size_t)(semi - type) : strlen(type)));
+    /* The common generated types first: HTML pages, JSON APIs, text/plain metrics. */
+    if (slice_starts_with(t, SLICE_LIT("text/")) || slice_case_eq(t, SLICE_LIT("application/json")))
+        return true;
+    /* The table is sorted by extension, not type: a linear scan, for the rarer types. */
+    for (size_t i = 0; i < MIME_COUNT; i++) {
+        const char *m = mime_table[i].type;
+        const char *msemi = strchr(m, ';');
+        if (slice_case_eq(t, slice_make(m, msemi ? (size_t)(msemi - m) : strlen(m))))
+            return mime_table[i].compressible;
+    }
+    return slice_ends_with(t, SLICE_LIT("+json")) || slice_ends_with(t, SLICE_LIT("+xml"));
+}

@@ -21,4 +21,11 @@ struct mime {
  * only when that dot is in the last segment); the octet-stream entry when unknown. Never NULL. */
 const struct mime *mime_for_path(struct slice path);
 
+/*
+ * Whether a Content-Type value (parameters allowed: "text/html; charset=utf-8") is worth
+ * compressing: the table's verdict for a type it lists, else true for text/ types and the
+ * +json and +xml suffixes (RFC 6839), false for anything else. NULL: false.
+ */
+bool mime_type_compressible(const char *type);
+
 #endif

@@ -3,6 +3,7 @@
 #include "http/response.h"
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -22,6 +23,7 @@ void response_init(struct response *r, char *storage, size_t cap)
     r->file_offset = 0;
     r->body_length = 0;
     r->close = false;
+    r->is_negotiated = false;
 }
 
 bool response_header(struct response *r, const char *name, struct slice value)
@@ -45,6 +47,65 @@ bool response_headerf(struct response *r, const char *name, const char *fmt, ...
     if (!ok)
         r->headers.len = mark;
     return ok;
+}
+
+struct slice response_find_header(const struct response *r, const char *name)
+{
+    const struct slice want = slice_str(name);
+    const char *p = r->headers.data, *end = p + r->headers.len;
+    while (p < end) {
+        const char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol)
+            break;
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && slice_case_eq(slice_make(p, (size_t)(colon - p)), want))
+            return slice_trim(slice_make(colon + 1, (size_t)(eol - colon - 1)));
+        p = eol + 2; /* each line ends "\r\n" (response_header) */
+    }
+    return (struct slice){NULL, 0};
+}
+
+bool response_edit_header(struct response *r, struct slice value, size_t at, struct slice text)
+{
+    size_t pos = (size_t)(value.ptr - r->headers.data) + at;
+    if (!buf_reserve(&r->headers, text.len))
+        return false;
+    char *p = r->headers.data + pos;
+    memmove(p + text.len, p, r->headers.len - pos);
+    memcpy(p, text.ptr, text.len);
+    r->headers.len += text.len;
+    return true;
+}
+
+/* Whether the comma-separated list names field (case-insensitive) or is "*". */
+static bool list_has(struct slice list, struct slice field)
+{
+    const char *p = list.ptr, *end = list.ptr + list.len;
+    while (p < end) {
+        const char *comma = memchr(p, ',', (size_t)(end - p));
+        const char *stop = comma ? comma : end;
+        struct slice el = slice_trim(slice_make(p, (size_t)(stop - p)));
+        if (slice_case_eq(el, field) || slice_eq(el, SLICE_LIT("*")))
+            return true;
+        p = stop + 1;
+    }
+    return false;
+}
+
+bool response_vary(struct response *r, const char *field)
+{
+    const struct slice f = slice_str(field);
+    const struct slice vary = response_find_header(r, "Vary");
+    if (!vary.ptr)
+        return response_header(r, "Vary", f);
+    if (list_has(vary, f))
+        return true;
+    if (vary.len == 0)
+        return response_edit_header(r, vary, 0, f);
+    char text[64];
+    int n = snprintf(text, sizeof(text), ", %s", field);
+    return n > 0 && (size_t)n < sizeof(text) &&
+           response_edit_header(r, vary, vary.len, slice_make(text, (size_t)n));
 }
 
 void response_drop_body(struct response *r)
@@ -128,20 +189,25 @@ static const struct error_bodies *error_bodies_for(int status)
     return &error_bodies[n - 1];
 }
 
-int response_error(struct response *r, int status)
+/* The error body for status (HTML or JSON); any negotiation was for another body. */
+static int set_error(struct response *r, int status, bool json)
 {
     const struct error_bodies *e = error_bodies_for(status);
     r->status = e->status;
-    response_set_body(r, "text/html; charset=utf-8", e->html);
+    response_set_body(r, json ? "application/json" : "text/html; charset=utf-8",
+                      json ? e->json : e->html);
+    r->is_negotiated = false;
     return e->status;
+}
+
+int response_error(struct response *r, int status)
+{
+    return set_error(r, status, false);
 }
 
 int response_error_json(struct response *r, int status)
 {
-    const struct error_bodies *e = error_bodies_for(status);
-    r->status = e->status;
-    response_set_body(r, "application/json", e->json);
-    return e->status;
+    return set_error(r, status, true);
 }
 
 /* RFC 9110 §6.4.1: 1xx, 204 and 304 responses carry no content and no Content-Length. */

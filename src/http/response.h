@@ -33,6 +33,9 @@ struct response {
     uint64_t file_offset; /* BODY_FILE */
     uint64_t body_length; /* Content-Length for BODY_MEM and BODY_FILE */
     bool close;           /* end the connection after this response */
+    /* The handler chose the content coding and sent Vary itself (static files, whose
+     * variants are made once and cached): compress_response leaves it alone. */
+    bool is_negotiated;
 };
 
 /* Resets *r to an empty 200 response whose extra headers use storage[0..cap). */
@@ -42,6 +45,21 @@ void response_init(struct response *r, char *storage, size_t cap);
 bool response_header(struct response *r, const char *name, struct slice value);
 bool response_headerf(struct response *r, const char *name, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+
+/* The value of the first extra header `name` (case-insensitive), pointing into
+ * r->headers; {NULL, 0} when there is none. Valid until the headers change. */
+struct slice response_find_header(const struct response *r, const char *name);
+
+/* Inserts text into the value `value` (a slice response_find_header returned) at offset
+ * `at` (0..value.len). False (headers unchanged) if they are full. */
+bool response_edit_header(struct response *r, struct slice value, size_t at, struct slice text);
+
+/*
+ * Says that the response varies with the request header `field` (RFC 9110 §12.5.5): the
+ * field joins an existing Vary line (", Accept-Encoding"), unless that line names it
+ * already or is "*", else a new Vary line is added. False if the headers are full.
+ */
+bool response_vary(struct response *r, const char *field);
 
 /* A body of borrowed bytes with its Content-Type. */
 void response_set_body(struct response *r, const char *content_type, struct slice body);
@@ -56,7 +74,8 @@ void response_set_file(struct response *r, const char *content_type, int fd, uin
 
 /*
  * A short built-in HTML page for an error status ("404 Not Found"). Drops any previous
- * body and returns status, so handlers can `return response_error(r, 404);`.
+ * body (and is_negotiated) and returns status, so handlers can
+ * `return response_error(r, 404);`.
  */
 int response_error(struct response *r, int status);
 

@@ -1,6 +1,5 @@
 # SPDX-License-Identifier: MIT
-"""Compression (issue #4, SPEC §3): gzip and brotli for compressible types of at least
-1 KiB, Accept-Encoding with q-values, brotli on ties; bodies compressed once per file and
+"""Compression (issue #4, SPEC §3): gzip and brotli for compressible types over 1 KiB, Accept-Encoding with q-values, brotli on ties; bodies compressed once per file and
 encoding and kept in the file cache (per request with the cache off); precompressed
 file.gz / file.br served as they are unless older than the file; Vary: Accept-Encoding on
 every response of a compressible type; an ETag per encoding; HEAD with the compressed
@@ -109,6 +108,7 @@ SITE = {
     "page.html": PAGE,
     "small.txt": text(1023, seed=4),
     "kib.txt": text(1024, seed=5),
+    "kib1.txt": text(1025, seed=5),
     "noise.txt": noise(4096),
     "noise.js": noise(64 * 1024, seed=6),
     **{f"f.{ext}": text(6000, seed=10 + i) for i, ext in enumerate(COMPRESSIBLE)},
@@ -144,7 +144,8 @@ def test_compressible_types_get_gzip_and_brotli(site, ext):
 
 
 def test_one_kib_is_the_floor(site):
-    for path, want in (("/small.txt", None), ("/kib.txt", "gzip")):
+    """SPEC §3: over 1 KiB. Exactly 1024 bytes stays identity, 1025 is compressed."""
+    for path, want in (("/small.txt", None), ("/kib.txt", None), ("/kib1.txt", "gzip")):
         st, h, body = exchange(site, path, ["Accept-Encoding: gzip"])
         assert st == 200 and h.get("content-encoding") == want, (path, h)
         assert vary_has_accept_encoding(h), (path, h)

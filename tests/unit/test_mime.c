@@ -222,12 +222,45 @@ static void test_slice_bounds(void **state)
     assert_string_equal(mime_for_path(slice_make(nul, sizeof(nul) - 1))->type, OCTETS);
 }
 
+/* Content-Type values, as handlers set them, → worth compressing. */
+static const struct {
+    const char *type;
+    bool want;
+    const char *desc;
+} type_cases[] = {
+    {"text/html; charset=utf-8", true, "template pages, listings, error pages"},
+    {"text/plain; version=0.0.4; charset=utf-8", true, "Prometheus metrics"},
+    {"application/json", true, "the API, JSON listings"},
+    {"application/json; charset=utf-8", true, "with a parameter"},
+    {"image/svg+xml", true, "in the table"},
+    {"application/wasm", true, "in the table, not text"},
+    {"application/problem+json", true, "+json suffix, not in the table"},
+    {"application/foo+xml", true, "+xml suffix"},
+    {"image/png", false, "already compressed"},
+    {"application/zip", false, "already compressed"},
+    {"application/octet-stream", false, "unknown bytes"},
+    {"multipart/byteranges; boundary=x", false, "ranges"},
+    {"", false, "empty"},
+    {NULL, false, "no Content-Type"},
+};
+
+static void test_type_compressible(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(type_cases) / sizeof(type_cases[0]); i++)
+        if (mime_type_compressible(type_cases[i].type) != type_cases[i].want)
+            fail_msg("%s: \"%s\" should %sbe compressible", type_cases[i].desc,
+                     type_cases[i].type ? type_cases[i].type : "(null)",
+                     type_cases[i].want ? "" : "not ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_table),
         cmocka_unit_test(test_charset_and_ext),
         cmocka_unit_test(test_slice_bounds),
+        cmocka_unit_test(test_type_compressible),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -90,12 +90,83 @@ static void test_header_overflow_is_clean(void **state)
     assert_int_equal(r.headers.len, before);
 }
 
+/* response_vary: the extra headers before → after adding Accept-Encoding. */
+static const struct {
+    const char *before, *after, *desc;
+} vary_cases[] = {
+    {"", "Vary: Accept-Encoding\r\n", "no Vary yet: a new line"},
+    {"ETag: \"x\"\r\n", "ETag: \"x\"\r\nVary: Accept-Encoding\r\n", "after other headers"},
+    {"Vary: Accept\r\nETag: W/\"x\"\r\n", "Vary: Accept, Accept-Encoding\r\nETag: W/\"x\"\r\n",
+     "a listing's Vary: merged in place"},
+    {"vary: Origin\r\n", "vary: Origin, Accept-Encoding\r\n", "the name is case-insensitive"},
+    {"Vary: Accept-Encoding\r\n", "Vary: Accept-Encoding\r\n", "named already: unchanged"},
+    {"Vary: Accept, accept-encoding \r\n", "Vary: Accept, accept-encoding \r\n",
+     "named already, other case and spaces: unchanged"},
+    {"Vary: *\r\n", "Vary: *\r\n", "everything varies already"},
+    {"Vary: \r\n", "Vary: Accept-Encoding\r\n", "an empty Vary"},
+    {"X-Vary: Accept\r\n", "X-Vary: Accept\r\nVary: Accept-Encoding\r\n",
+     "a longer name is another header"},
+};
+
+static void test_vary(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof(vary_cases) / sizeof(vary_cases[0]); i++) {
+        char storage[256];
+        struct response r;
+        response_init(&r, storage, sizeof(storage));
+        assert_true(buf_append_str(&r.headers, vary_cases[i].before));
+        if (!response_vary(&r, "Accept-Encoding"))
+            fail_msg("%s: response_vary failed", vary_cases[i].desc);
+        const char *want = vary_cases[i].after;
+        if (r.headers.len != strlen(want) || memcmp(r.headers.data, want, r.headers.len) != 0)
+            fail_msg("%s: got \"%.*s\", want \"%s\"", vary_cases[i].desc, (int)r.headers.len,
+                     r.headers.data, want);
+    }
+}
+
+/* Full headers: response_vary and response_edit_header fail and change nothing. */
+static void test_vary_full(void **state)
+{
+    (void)state;
+    char storage[24];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    assert_true(buf_append_str(&r.headers, "Vary: Accept\r\n"));
+    assert_false(response_vary(&r, "Accept-Encoding"));
+    assert_int_equal(r.headers.len, strlen("Vary: Accept\r\n"));
+    assert_memory_equal(r.headers.data, "Vary: Accept\r\n", r.headers.len);
+    response_init(&r, storage, sizeof(storage));
+    assert_false(response_vary(&r, "A-very-long-request-header-name"));
+    assert_int_equal(r.headers.len, 0);
+}
+
+static void test_find_header(void **state)
+{
+    (void)state;
+    char storage[128];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    response_header(&r, "Cache-Control", SLICE_LIT("no-store"));
+    response_header(&r, "ETag", SLICE_LIT("\"abc\""));
+    struct slice v = response_find_header(&r, "etag");
+    assert_true(slice_eq(v, SLICE_LIT("\"abc\"")));
+    assert_null(response_find_header(&r, "Content-Encoding").ptr);
+    assert_null(response_find_header(&r, "ETa").ptr);
+    assert_true(response_edit_header(&r, v, v.len - 1, SLICE_LIT("-gz")));
+    assert_true(slice_eq(response_find_header(&r, "ETag"), SLICE_LIT("\"abc-gz\"")));
+    assert_true(slice_eq(response_find_header(&r, "Cache-Control"), SLICE_LIT("no-store")));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_heads),
         cmocka_unit_test(test_error_pages),
         cmocka_unit_test(test_header_overflow_is_clean),
+        cmocka_unit_test(test_vary),
+        cmocka_unit_test(test_vary_full),
+        cmocka_unit_test(test_find_header),
     };
     return cmocka_run_group_tests_name("response", tests, NULL, NULL);
 }
