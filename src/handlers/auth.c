@@ -39,6 +39,7 @@
 #include "handlers/page.h"
 #include "handlers/revoked.h"
 #include "handlers/static.h"
+#include "util/io.h"
 #include "util/password.h"
 
 enum {
@@ -170,21 +171,6 @@ static int read_secret(int fd, const char *path, unsigned char secret[KEY_BYTES]
     return 0;
 }
 
-/* Writes all of data to fd. 0, or -errno. */
-static int write_all(int fd, const unsigned char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /*
  * Creates path holding KEY_BYTES fresh random bytes. They are written to a new private file
  * (O_CREAT | O_EXCL, mode 0600) which is then linked to the final name, so nobody ever reads
@@ -206,7 +192,7 @@ static int create_secret(const char *dir, const char *path, char err[256])
         fail_with(err, "%s: cannot create: %s", tmp, strerror(errno));
         goto fail;
     }
-    int werr = write_all(fd, secret, sizeof(secret));
+    int werr = io_write_all(fd, secret, sizeof(secret));
     if (werr == 0 && fsync(fd) != 0)
         werr = -errno;
     if (werr != 0) {

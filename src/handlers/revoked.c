@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "core/log.h"
+#include "util/io.h"
 #include "util/ref.h"
 
 enum {
@@ -262,20 +263,6 @@ static char *format(const struct revoked *r, size_t *len)
     return text;
 }
 
-static int write_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = write(fd, data, len);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0)
-            return -errno;
-        data += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 /*
  * Replaces the file with text durably: a new private file, fsync, rename over the old one,
  * fsync of the folder. 0, or -errno. With create, the new file is linked to the name
@@ -291,7 +278,7 @@ static int replace_file(const struct revoked *r, const char *text, size_t len, b
     int fd = mkostemp(tmp, O_CLOEXEC); /* O_CREAT | O_EXCL, mode 0600 */
     if (fd < 0)
         return -errno;
-    int rc = write_all(fd, text, len);
+    int rc = io_write_all(fd, text, len);
     if (rc == 0 && fsync(fd) != 0)
         rc = -errno;
     if (close(fd) != 0 && rc == 0)

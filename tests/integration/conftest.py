@@ -345,6 +345,47 @@ def first_status(buf):
     return int(head[9:12]) if len(body) >= length else None
 
 
+def request_then_ok(srv, path, headers=(), method="GET"):
+    """One request and a GET /ok.txt (which must hold "ok") after it on the same
+    connection, so a response whose length is wrong garbles the second one. Returns the
+    first (status, headers, body)."""
+    with srv.conn(timeout=10) as c:
+        c.get(path, headers, method)
+        c.get("/ok.txt")
+        first = c.read_response(head=(method == "HEAD"))
+        assert first is not None, f"closed without a response to {method} {path}"
+        second = c.read_response()
+        assert second is not None and second[0] == 200 and second[2] == b"ok", \
+            f"the response after {method} {path} is garbled: {second and second[:3]}"
+        return first[:3]
+
+
+BROTLI = shutil.which("brotli")
+
+
+def unbrotli(data):
+    """Decodes a brotli stream with the brotli command (and fails on a broken one)."""
+    if not BROTLI:
+        pytest.skip("the brotli command (Debian package brotli) is not installed")
+    r = subprocess.run([BROTLI, "-d", "-c"], input=data, stdout=subprocess.PIPE,
+                       stderr=subprocess.PIPE, timeout=10)
+    assert r.returncode == 0, f"not a brotli stream: {r.stderr.decode(errors='replace')}"
+    return r.stdout
+
+
+def decode(headers, body):
+    """The identity bytes of a body, by its Content-Encoding."""
+    import gzip
+    enc = headers.get("content-encoding")
+    if enc is None:
+        return body
+    if enc == "gzip":
+        return gzip.decompress(body)
+    if enc == "br":
+        return unbrotli(body)
+    raise AssertionError(f"unexpected Content-Encoding {enc!r}")
+
+
 def run_threads(n, fn, timeout=60):
     """Runs fn(i) in n threads; returns the list of exceptions raised."""
     errors = []

@@ -18,9 +18,9 @@ import time
 import pytest
 import requests
 
-from conftest import Server, assert_clean_exit, basic_auth, request, run_threads
+from conftest import (BROTLI, Server, assert_clean_exit, basic_auth, decode, request,
+                      request_then_ok, run_threads, unbrotli)
 
-BROTLI = shutil.which("brotli")
 CURL = shutil.which("curl")
 needs_brotli = pytest.mark.skipif(not BROTLI, reason="the brotli command (Debian package brotli) is not installed")
 
@@ -44,16 +44,6 @@ def noise(n, seed=2):
     return random.Random(seed).randbytes(n)
 
 
-def unbrotli(data):
-    """Decodes a brotli stream with the brotli command (and fails on a broken one)."""
-    if not BROTLI:
-        pytest.skip("the brotli command (Debian package brotli) is not installed")
-    r = subprocess.run([BROTLI, "-d", "-c"], input=data, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=10)
-    assert r.returncode == 0, f"not a brotli stream: {r.stderr.decode(errors='replace')}"
-    return r.stdout
-
-
 def brotli_file(data, quality=2):
     """data compressed by the brotli command (for precompressed files)."""
     if not BROTLI:
@@ -63,37 +53,11 @@ def brotli_file(data, quality=2):
     return r.stdout
 
 
-def decode(headers, body):
-    """The identity bytes of a body, by its Content-Encoding."""
-    enc = headers.get("content-encoding")
-    if enc is None:
-        return body
-    if enc == "gzip":
-        return gzip.decompress(body)
-    if enc == "br":
-        return unbrotli(body)
-    raise AssertionError(f"unexpected Content-Encoding {enc!r}")
-
-
 def vary_has_accept_encoding(headers):
     return "accept-encoding" in [v.strip().lower() for v in headers.get("vary", "").split(",")]
 
 
 OK = b"ok"
-
-
-def exchange(srv, path, headers=(), method="GET"):
-    """One request and a GET /ok.txt after it on the same connection, so a response whose
-    length is wrong is caught. Returns the first (status, headers, body)."""
-    with srv.conn(timeout=10) as c:
-        c.get(path, headers, method)
-        c.get("/ok.txt")
-        first = c.read_response(head=(method == "HEAD"))
-        assert first is not None, f"closed without a response to {method} {path}"
-        second = c.read_response()
-        assert second is not None and second[0] == 200 and second[2] == OK, \
-            f"the response after {method} {path} is garbled: {second and second[:3]}"
-        return first[:3]
 
 
 # --- one server for the plain cases ---------------------------------------------------------
@@ -133,7 +97,7 @@ def site(tmp_path_factory):
 def test_compressible_types_get_gzip_and_brotli(site, ext):
     data = SITE[f"f.{ext}"]
     for ae, want in (("gzip", "gzip"), ("br", "br"), (None, None)):
-        st, h, body = exchange(site, f"/f.{ext}", [f"Accept-Encoding: {ae}"] if ae else [])
+        st, h, body = request_then_ok(site, f"/f.{ext}", [f"Accept-Encoding: {ae}"] if ae else [])
         assert st == 200, (ext, ae, st)
         assert h.get("content-encoding") == want, (ext, ae, h)
         assert vary_has_accept_encoding(h), (ext, ae, h)
@@ -146,7 +110,7 @@ def test_compressible_types_get_gzip_and_brotli(site, ext):
 def test_one_kib_is_the_floor(site):
     """SPEC §3: over 1 KiB. Exactly 1024 bytes stays identity, 1025 is compressed."""
     for path, want in (("/small.txt", None), ("/kib.txt", None), ("/kib1.txt", "gzip")):
-        st, h, body = exchange(site, path, ["Accept-Encoding: gzip"])
+        st, h, body = request_then_ok(site, path, ["Accept-Encoding: gzip"])
         assert st == 200 and h.get("content-encoding") == want, (path, h)
         assert vary_has_accept_encoding(h), (path, h)
         assert decode(h, body) == SITE[path[1:]]
@@ -181,7 +145,7 @@ NEGOTIATION = [
 
 @pytest.mark.parametrize("accept,want", NEGOTIATION, ids=[a or "empty" for a, _ in NEGOTIATION])
 def test_accept_encoding_negotiation(site, accept, want):
-    st, h, body = exchange(site, "/page.html", [f"Accept-Encoding: {accept}"])
+    st, h, body = request_then_ok(site, "/page.html", [f"Accept-Encoding: {accept}"])
     assert st == 200
     assert h.get("content-encoding") == want, (accept, h)
     assert vary_has_accept_encoding(h)
@@ -192,7 +156,7 @@ def test_accept_encoding_negotiation(site, accept, want):
 def test_already_compressed_types_are_never_encoded(site, ext):
     data = SITE[f"c.{ext}"]
     for method in ("GET", "HEAD"):
-        st, h, body = exchange(site, f"/c.{ext}", ["Accept-Encoding: br, gzip, *"], method)
+        st, h, body = request_then_ok(site, f"/c.{ext}", ["Accept-Encoding: br, gzip, *"], method)
         assert st == 200 and "content-encoding" not in h, (ext, method, h)
         assert int(h["content-length"]) == len(data)
         assert body == (data if method == "GET" else b"")
@@ -203,14 +167,14 @@ def test_a_body_that_does_not_shrink_is_sent_as_is(site, path):
     data = SITE[path[1:]]
     for ae in ("gzip", "br", "br, gzip"):
         for _ in range(2):  # when made and when found in the cache
-            st, h, body = exchange(site, path, [f"Accept-Encoding: {ae}"])
+            st, h, body = request_then_ok(site, path, [f"Accept-Encoding: {ae}"])
             assert st == 200 and "content-encoding" not in h, (path, ae, h)
             assert vary_has_accept_encoding(h)
             assert body == data
 
 
 def test_vary_on_every_response_of_a_compressible_type(site):
-    _, h, _ = exchange(site, "/page.html")
+    _, h, _ = request_then_ok(site, "/page.html")
     etag, last_modified = h["etag"], h["last-modified"]
     cases = {
         "identity": ("GET", [], 200),
@@ -222,18 +186,18 @@ def test_vary_on_every_response_of_a_compressible_type(site):
         "206": ("GET", ["Accept-Encoding: gzip", "Range: bytes=0-9"], 206),
     }
     for name, (method, headers, status) in cases.items():
-        st, h, _ = exchange(site, "/page.html", headers, method)
+        st, h, _ = request_then_ok(site, "/page.html", headers, method)
         assert st == status, (name, st)
         assert vary_has_accept_encoding(h), (name, h)
     for path in ("/small.txt", "/noise.txt"):  # too small, does not shrink: Vary all the same
-        assert vary_has_accept_encoding(exchange(site, path, ["Accept-Encoding: gzip"])[1]), path
+        assert vary_has_accept_encoding(request_then_ok(site, path, ["Accept-Encoding: gzip"])[1]), path
 
 
 def etags(srv, path):
     """The ETag of the identity, gzip and brotli representations."""
     out = {}
     for ae in ("identity", "gzip", "br"):
-        st, h, _ = exchange(srv, path, [f"Accept-Encoding: {ae}"])
+        st, h, _ = request_then_ok(srv, path, [f"Accept-Encoding: {ae}"])
         assert st == 200
         assert h.get("content-encoding", "identity") == ae
         out[ae] = h["etag"]
@@ -254,14 +218,14 @@ def test_if_none_match_with_the_encodings_etag_is_304(site):
     tags = etags(site, "/page.html")
     for ae, tag in (("gzip", tags["gzip"]), ("br", tags["br"]), ("identity", tags["identity"]),
                     ("gzip", f"W/{tags['gzip']}"), ("gzip", f'"x", {tags["gzip"]}')):
-        st, h, body = exchange(site, "/page.html", [f"Accept-Encoding: {ae}", f"If-None-Match: {tag}"])
+        st, h, body = request_then_ok(site, "/page.html", [f"Accept-Encoding: {ae}", f"If-None-Match: {tag}"])
         assert st == 304 and body == b"", (ae, tag, st)
         assert h["etag"] == tags[ae], (ae, h)
         assert vary_has_accept_encoding(h)
     # another representation's tag does not match the one selected: the whole body
     for ae, tag in (("gzip", tags["identity"]), ("gzip", tags["br"]), ("br", tags["gzip"]),
                     ("identity", tags["gzip"])):
-        st, h, body = exchange(site, "/page.html", [f"Accept-Encoding: {ae}", f"If-None-Match: {tag}"])
+        st, h, body = request_then_ok(site, "/page.html", [f"Accept-Encoding: {ae}", f"If-None-Match: {tag}"])
         assert st == 200 and h["etag"] == tags[ae], (ae, tag, st, h)
         assert decode(h, body) == PAGE
 
@@ -269,8 +233,8 @@ def test_if_none_match_with_the_encodings_etag_is_304(site):
 @pytest.mark.parametrize("ae", ["gzip", "br", "identity"])
 def test_head_gives_the_length_of_what_get_sends(site, ae):
     hdrs = [f"Accept-Encoding: {ae}"]
-    _, g, body = exchange(site, "/f.js", hdrs)
-    st, h, hbody = exchange(site, "/f.js", hdrs, "HEAD")
+    _, g, body = request_then_ok(site, "/f.js", hdrs)
+    st, h, hbody = request_then_ok(site, "/f.js", hdrs, "HEAD")
     assert st == 200 and hbody == b""
     assert h.get("content-encoding") == g.get("content-encoding")
     assert h.get("content-encoding", "identity") == ae
@@ -280,17 +244,17 @@ def test_head_gives_the_length_of_what_get_sends(site, ae):
 
 @pytest.mark.parametrize("ae", ["gzip", "br", "gzip, br", "*"])
 def test_ranges_come_from_the_identity_bytes(site, ae):
-    exchange(site, "/page.html", [f"Accept-Encoding: {ae}"])  # the variant exists by now
-    ident = exchange(site, "/page.html")[1]["etag"]
+    request_then_ok(site, "/page.html", [f"Accept-Encoding: {ae}"])  # the variant exists by now
+    ident = request_then_ok(site, "/page.html")[1]["etag"]
     for spec, start, end in (("0-99", 0, 99), ("1000-", 1000, len(PAGE) - 1), ("-50", len(PAGE) - 50, len(PAGE) - 1)):
-        st, h, body = exchange(site, "/page.html", [f"Accept-Encoding: {ae}", f"Range: bytes={spec}"])
+        st, h, body = request_then_ok(site, "/page.html", [f"Accept-Encoding: {ae}", f"Range: bytes={spec}"])
         assert st == 206, (spec, st, h)
         assert "content-encoding" not in h, (spec, h)
         assert h["content-range"] == f"bytes {start}-{end}/{len(PAGE)}"
         assert h["etag"] == ident
         assert body == PAGE[start:end + 1]
     # If-Range with the identity ETag: still the range
-    st, h, body = exchange(site, "/page.html", [f"Accept-Encoding: {ae}", "Range: bytes=10-19",
+    st, h, body = request_then_ok(site, "/page.html", [f"Accept-Encoding: {ae}", "Range: bytes=10-19",
                                                  f"If-Range: {ident}"])
     assert (st, body, h.get("content-encoding")) == (206, PAGE[10:20], None)
 
@@ -298,7 +262,7 @@ def test_ranges_come_from_the_identity_bytes(site, ae):
 def test_compression_off(make_server):
     srv = make_server(files={"ok.txt": OK, "page.html": PAGE}, args=["--no-gzip"])
     for ae in ("gzip", "br", "*"):
-        st, h, body = exchange(srv, "/page.html", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/page.html", [f"Accept-Encoding: {ae}"])
         assert st == 200 and "content-encoding" not in h and body == PAGE
 
 
@@ -344,14 +308,14 @@ def test_compressed_once_per_file_and_encoding(make_admin_server):
     before = cache_stats(srv)
     bodies = {}
     for ae in ("gzip", "br"):
-        st, h, body = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])
         assert st == 200 and h["content-encoding"] == ae
         after = cache_stats(srv)
         assert after["bytes"] - before["bytes"] == len(body), (ae, before, after, len(body))
         assert after["entries"] == before["entries"]
         before = after
         for _ in range(5):
-            st, h, again = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])
+            st, h, again = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])
             assert again == body
         assert cache_stats(srv)["bytes"] == before["bytes"], ae
         bodies[ae] = body
@@ -364,15 +328,15 @@ def test_compression_with_the_cache_off(make_server):
                       config={"cache": {"enabled": False}})
     for ae in ("gzip", "br", "gzip, br"):
         for _ in range(2):
-            st, h, body = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])
+            st, h, body = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])
             assert st == 200 and h.get("content-encoding") == ("gzip" if ae == "gzip" else "br"), h
             assert vary_has_accept_encoding(h)
             assert decode(h, body) == data
-            hst, hh, _ = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"], "HEAD")
+            hst, hh, _ = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"], "HEAD")
             assert int(hh["content-length"]) == len(body) and hh["etag"] == h["etag"]
-        st, h, body = exchange(srv, "/noise.txt", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/noise.txt", [f"Accept-Encoding: {ae}"])
         assert "content-encoding" not in h and body == noise(8192)
-    st, h, body = exchange(srv, "/app.js", ["Accept-Encoding: gzip", "Range: bytes=5-9"])
+    st, h, body = request_then_ok(srv, "/app.js", ["Accept-Encoding: gzip", "Range: bytes=5-9"])
     assert (st, h.get("content-encoding"), body) == (206, None, data[5:10])
 
 
@@ -382,7 +346,7 @@ def test_a_large_compressible_file_is_compressed(make_server):
     data = text(1536 * 1024, seed=9)
     srv = make_server(files={"ok.txt": OK, "bundle.js": data})
     for ae in ("gzip", "br"):
-        st, h, body = exchange(srv, "/bundle.js", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/bundle.js", [f"Accept-Encoding: {ae}"])
         assert st == 200 and vary_has_accept_encoding(h)
         assert h.get("content-encoding") == ae, \
             f"Accept-Encoding: {ae} for a {len(data)}-byte .js: sent uncompressed ({len(body)} bytes)"
@@ -436,24 +400,24 @@ def test_precompressed_files_are_served_as_they_are(make_server):
     br = brotli_file(data, quality=1)
     srv = precompressed_server(make_server, {"app.js": data, "app.js.gz": gz, "app.js.br": br},
                                {"app.js": 0, "app.js.gz": 0, "app.js.br": 5})
-    ident = exchange(srv, "/app.js")[1]["etag"]
+    ident = request_then_ok(srv, "/app.js")[1]["etag"]
     for ae, want, file in (("gzip", "gzip", gz), ("br", "br", br), ("gzip, br", "br", br),
                            ("br;q=0.5, gzip", "gzip", gz)):
         for method in ("GET", "HEAD"):
-            st, h, body = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"], method)
+            st, h, body = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"], method)
             assert st == 200 and h.get("content-encoding") == want, (ae, h)
             assert int(h["content-length"]) == len(file)
             assert h["etag"] == ident[:-1] + f'-{want}"'
             assert h["content-type"].startswith("text/javascript")
             assert vary_has_accept_encoding(h)
         assert body == b""
-        assert exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])[2] == file, ae
-    st, h, body = exchange(srv, "/app.js", ["Accept-Encoding: gzip", f"If-None-Match: {ident[:-1]}-gzip\""])
+        assert request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])[2] == file, ae
+    st, h, body = request_then_ok(srv, "/app.js", ["Accept-Encoding: gzip", f"If-None-Match: {ident[:-1]}-gzip\""])
     assert st == 304
-    st, h, body = exchange(srv, "/app.js", ["Accept-Encoding: br", "Range: bytes=100-199"])
+    st, h, body = request_then_ok(srv, "/app.js", ["Accept-Encoding: br", "Range: bytes=100-199"])
     assert (st, h.get("content-encoding"), body) == (206, None, data[100:200])
     # the .gz itself is a gzip file like any other
-    st, h, body = exchange(srv, "/app.js.gz", ["Accept-Encoding: gzip"])
+    st, h, body = request_then_ok(srv, "/app.js.gz", ["Accept-Encoding: gzip"])
     assert (st, h["content-type"], h.get("content-encoding"), body) == (200, "application/gzip", None, gz)
 
 
@@ -466,7 +430,7 @@ def test_precompressed_files_older_than_the_file_are_ignored(make_server):
     srv = precompressed_server(make_server, {"app.js": data, "app.js.gz": gz, "app.js.br": br},
                                {"app.js": 0, "app.js.gz": -60, "app.js.br": (0, -1000)})
     for ae in ("gzip", "br"):
-        st, h, body = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])
         assert st == 200 and h["content-encoding"] == ae
         assert decode(h, body) == data, f"the older app.js.{ae.replace('gzip', 'gz')} was served"
 
@@ -480,7 +444,7 @@ def test_precompressed_files_with_the_cache_off(make_server):
                                {"app.js": 0, "app.js.gz": 1, "app.js.br": 1},
                                config={"cache": {"enabled": False}})
     for ae, file in (("gzip", gz), ("br", br)):
-        st, h, body = exchange(srv, "/app.js", [f"Accept-Encoding: {ae}"])
+        st, h, body = request_then_ok(srv, "/app.js", [f"Accept-Encoding: {ae}"])
         assert st == 200 and h.get("content-encoding") == ae, h
         assert decode(h, body) == data
         assert body == file, (f"with cache.enabled false, Accept-Encoding: {ae} got a body made "
@@ -494,13 +458,13 @@ def test_precompressed_file_added_rebuilt_removed_is_seen_within_a_second(make_s
     most about a second, like a change to the original."""
     data = text(20000, seed=16)
     srv = precompressed_server(make_server, {"app.js": data}, {"app.js": 0})
-    made = exchange(srv, "/app.js", ["Accept-Encoding: gzip"])[2]  # mica's own, now cached
+    made = request_then_ok(srv, "/app.js", ["Accept-Encoding: gzip"])[2]  # mica's own, now cached
     assert gzip.decompress(made) == data
 
     def body_becomes(want, what):
         t0 = time.monotonic()
         while time.monotonic() - t0 < 3:
-            st, h, body = exchange(srv, "/app.js", ["Accept-Encoding: gzip"])
+            st, h, body = request_then_ok(srv, "/app.js", ["Accept-Encoding: gzip"])
             assert st == 200 and decode(h, body) == data
             if want(body):
                 took = time.monotonic() - t0
@@ -530,7 +494,7 @@ def large_precompressed(make_server):
     srv = precompressed_server(make_server, {"big.js": data, "big.js.gz": gz},
                                {"big.js": 0, "big.js.gz": 1},
                                config={"cache": {"max_file_bytes": 16 * 1024}})
-    st, h, body = exchange(srv, "/big.js", ["Accept-Encoding: gzip"])
+    st, h, body = request_then_ok(srv, "/big.js", ["Accept-Encoding: gzip"])
     assert (st, h.get("content-encoding"), body) == (200, "gzip", gz)
     return srv, data, gz
 
@@ -545,7 +509,7 @@ def test_a_large_precompressed_file_rebuilt(make_server):
     (srv.root / "big.js.gz").write_bytes(gz1)
     os.utime(srv.root / "big.js.gz", (T + 2, T + 2))
     for _ in range(2):
-        st, h, body = exchange(srv, "/big.js", ["Accept-Encoding: gzip"])
+        st, h, body = request_then_ok(srv, "/big.js", ["Accept-Encoding: gzip"])
         assert st == 200
         if h.get("content-encoding") == "gzip":
             assert body == gz1, (f"big.js.gz rebuilt ({len(gz9)} → {len(gz1)} bytes): got "
@@ -558,7 +522,7 @@ def test_a_large_precompressed_file_rebuilt(make_server):
 def test_a_large_precompressed_file_removed(make_server):
     srv, data, _ = large_precompressed(make_server)
     (srv.root / "big.js.gz").unlink()
-    st, h, body = exchange(srv, "/big.js", ["Accept-Encoding: gzip"])
+    st, h, body = request_then_ok(srv, "/big.js", ["Accept-Encoding: gzip"])
     assert st == 200, (f"big.js.gz removed, big.js unchanged: GET /big.js with gzip → {st}, "
                        f"Content-Encoding {h.get('content-encoding')}")
     assert decode(h, body) == data

@@ -6,18 +6,14 @@ them says Vary: Accept-Encoding, compressed or not. Bodies are decoded with Pyth
 module and the `brotli` command and compared with the identity body of the same request;
 HEAD carries the headers of GET. Pages that change from one request to the next (uptime,
 counters) are compared with their numbers masked."""
-import gzip
 import re
-import shutil
-import subprocess
 
 import pytest
 import requests
 
 from conftest import (ADMIN_PASSWORD, ADMIN_USER, Server, assert_clean_exit, basic_auth,
-                      hash_password)
+                      decode, hash_password, request_then_ok)
 
-BROTLI = shutil.which("brotli")
 
 WORDS = "page template listing status metrics folder entry compressed identity".split()
 
@@ -35,42 +31,8 @@ FILES = {"big.tpl.html": BIG_TPL, "small.tpl.html": SMALL_TPL, "404.html": NOT_F
          "ok.txt": "ok", **FOLDER}
 
 
-def unbrotli(data):
-    if not BROTLI:
-        pytest.skip("the brotli command (Debian package brotli) is not installed")
-    r = subprocess.run([BROTLI, "-d", "-c"], input=data, stdout=subprocess.PIPE,
-                       stderr=subprocess.PIPE, timeout=10)
-    assert r.returncode == 0, f"not a brotli stream: {r.stderr.decode(errors='replace')}"
-    return r.stdout
-
-
-def decode(headers, body):
-    enc = headers.get("content-encoding")
-    if enc is None:
-        return body
-    if enc == "gzip":
-        return gzip.decompress(body)
-    if enc == "br":
-        return unbrotli(body)
-    raise AssertionError(f"unexpected Content-Encoding {enc!r}")
-
-
 def vary(headers):
     return [v.strip().lower() for v in headers.get("vary", "").split(",") if v.strip()]
-
-
-def exchange(srv, path, headers=(), method="GET"):
-    """The request, then GET /ok.txt on the same connection, so a Content-Length that is
-    not the length of the body sent garbles the second response."""
-    with srv.conn(timeout=10) as c:
-        c.get(path, headers, method)
-        c.get("/ok.txt")
-        first = c.read_response(head=(method == "HEAD"))
-        assert first is not None, f"closed without a response to {method} {path}"
-        second = c.read_response()
-        assert second is not None and second[0] == 200 and second[2] == b"ok", \
-            f"the response after {method} {path} is garbled: {second and second[:3]}"
-        return first[:3]
 
 
 def masked(body):
@@ -84,13 +46,13 @@ def check_compressed(srv, path, headers=(), status=200, want_vary=("accept-encod
     1 KiB and sent as is, the others decode to it; Content-Length, Content-Encoding and
     Vary are right on each. Returns the identity (headers, body)."""
     headers = list(headers)
-    st, ih, ibody = exchange(srv, path, headers)
+    st, ih, ibody = request_then_ok(srv, path, headers)
     assert st == status, (path, st, ibody[:200])
     assert "content-encoding" not in ih, (path, ih)
     assert vary(ih) == list(want_vary), (path, ih)
     assert int(ih["content-length"]) == len(ibody) > 1024, (path, len(ibody))
     for enc in ("gzip", "br"):
-        st, h, body = exchange(srv, path, headers + [f"Accept-Encoding: {enc}"])
+        st, h, body = request_then_ok(srv, path, headers + [f"Accept-Encoding: {enc}"])
         assert st == status, (path, enc, st)
         assert h.get("content-encoding") == enc, (path, enc, h)
         assert vary(h) == list(want_vary), (path, enc, h)
@@ -108,8 +70,8 @@ def check_head(srv, path, headers=()):
     """HEAD gives what GET would: the same status and the same framing headers, for each
     encoding."""
     for ae in ([], ["Accept-Encoding: gzip"], ["Accept-Encoding: br"]):
-        g = exchange(srv, path, list(headers) + ae)
-        h = exchange(srv, path, list(headers) + ae, method="HEAD")
+        g = request_then_ok(srv, path, list(headers) + ae)
+        h = request_then_ok(srv, path, list(headers) + ae, method="HEAD")
         assert h[0] == g[0] and h[2] == b"", (path, ae)
         for k in ("content-length", "content-encoding", "content-type", "vary", "etag"):
             assert h[1].get(k) == g[1].get(k), (path, ae, k, h[1].get(k), g[1].get(k))
@@ -150,9 +112,9 @@ def test_listing_html_and_json(srv):
         etag = ih["etag"]
         assert etag.startswith('W/"')
         for enc in ("gzip", "br"):
-            _, h, _ = exchange(srv, path, headers + [f"Accept-Encoding: {enc}"])
+            _, h, _ = request_then_ok(srv, path, headers + [f"Accept-Encoding: {enc}"])
             assert h["etag"] == etag
-        st, h, _ = exchange(srv, path, headers + ["Accept-Encoding: gzip", f"If-None-Match: {etag}"])
+        st, h, _ = request_then_ok(srv, path, headers + ["Accept-Encoding: gzip", f"If-None-Match: {etag}"])
         assert st == 304 and vary(h) == ["accept", "accept-encoding"], (path, st, h)
         check_head(srv, path, headers)
 
@@ -205,7 +167,7 @@ def test_identity_with_vary(srv, path, headers):
         ["Accept-Encoding: gzip, br"]
     if path == "/api/submissions":
         extra = []
-    st, h, body = exchange(srv, path, headers + extra)
+    st, h, body = request_then_ok(srv, path, headers + extra)
     assert "content-encoding" not in h, (path, headers, h)
     assert "accept-encoding" in vary(h), (path, headers, h)
     assert int(h["content-length"]) == len(body)
@@ -214,7 +176,7 @@ def test_identity_with_vary(srv, path, headers):
 def test_builtin_error_page_says_vary(make_server):
     """No not-found page in the root: the built-in one (small: identity) still says Vary."""
     srv = make_server(bare=True, files={"ok.txt": "ok"})
-    st, h, body = exchange(srv, "/missing", ["Accept-Encoding: gzip"])
+    st, h, body = request_then_ok(srv, "/missing", ["Accept-Encoding: gzip"])
     assert st == 404 and "content-encoding" not in h and vary(h) == ["accept-encoding"]
     assert b"404 Not Found" in body
 
@@ -225,7 +187,7 @@ def test_compression_off(make_server):
     srv = make_server(bare=True, files={"big.tpl.html": BIG_TPL, "ok.txt": "ok", **FOLDER},
                       args=["--no-gzip"])
     for path in ("/big.tpl.html", "/docs/", "/docs/?format=json", "/status"):
-        st, h, body = exchange(srv, path, ["Accept-Encoding: gzip, br"])
+        st, h, body = request_then_ok(srv, path, ["Accept-Encoding: gzip, br"])
         assert st == 200 and "content-encoding" not in h, (path, h)
         assert "accept-encoding" in vary(h), (path, h)
         assert int(h["content-length"]) == len(body) > 1024
@@ -235,7 +197,7 @@ def test_static_floor_is_over_one_kib(make_server):
     """SPEC §3 "over 1 KiB", for static files as for generated bodies."""
     srv = make_server(bare=True, files={"ok.txt": "ok", "a.txt": "a" * 1024, "b.txt": "b" * 1025})
     for path, want in (("/a.txt", None), ("/b.txt", "gzip")):
-        st, h, body = exchange(srv, path, ["Accept-Encoding: gzip"])
+        st, h, body = request_then_ok(srv, path, ["Accept-Encoding: gzip"])
         assert st == 200 and h.get("content-encoding") == want, (path, h)
         assert "accept-encoding" in vary(h)
         assert decode(h, body) == (b"a" * 1024 if want is None else b"b" * 1025)
