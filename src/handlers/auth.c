@@ -230,7 +230,8 @@ static int load_secret(const char *dir, unsigned char secret[KEY_BYTES], char er
     if (rc != 0)
         return fail_with(err, "data_dir \"%s\": %s", dir, strerror(-rc));
     for (int attempt = 0; attempt < 2; attempt++) {
-        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+        /* O_NONBLOCK: a FIFO put there must not hang the start (read_secret wants a file). */
+        int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
         if (fd >= 0) {
             rc = read_secret(fd, path, secret, err);
             close(fd);

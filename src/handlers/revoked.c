@@ -200,7 +200,8 @@ static const char *parse(struct revoked *r, const char *text, size_t len, time_t
 /* Reads the file into r. 0, -ENOENT when it does not exist, or -1 with the reason in why. */
 static int load(struct revoked *r, time_t now, char why[128])
 {
-    int fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    /* O_NONBLOCK: a FIFO put there must not hang the start (S_ISREG is checked next). */
+    int fd = open(r->path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
         return -ENOENT;
     char *text = NULL;

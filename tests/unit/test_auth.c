@@ -182,6 +182,12 @@ static void test_key_file_refused(void **state)
     assert_int_equal(auth_new(&a, &f.cfg, err), -1);
     assert_non_null(strstr(err, "symbolic link"));
 
+    /* A FIFO: refused at once, never waited on (a blocking open would hang the start). */
+    assert_int_equal(unlink(f.key_path), 0);
+    assert_int_equal(mkfifo(f.key_path, 0600), 0);
+    assert_int_equal(auth_new(&a, &f.cfg, err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+
     /* data_dir that is a file. */
     fixture_done(&f);
     fixture_init(&f, "admin", password_hash_a);
@@ -699,6 +705,7 @@ static void test_revoked_file_bad(void **state)
                       "AAAAAAAAAAAAAAAAAAAAAA 9999999999"},
         {"a NUL", "mica-revoked 1\nepoch AAAAAAAAAAAAAAAAAAAAAA\n\0"},
         {"a folder", NULL},
+        {"a FIFO", NULL}, /* must not hang the start */
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         struct fixture f;
@@ -716,6 +723,8 @@ static void test_revoked_file_bad(void **state)
             if (strcmp(cases[i].what, "a NUL") == 0)
                 len += 1;
             write_text(path, cases[i].text, len);
+        } else if (strcmp(cases[i].what, "a FIFO") == 0) {
+            assert_int_equal(mkfifo(path, 0600), 0);
         } else {
             assert_int_equal(mkdir(path, 0700), 0);
         }
@@ -730,7 +739,7 @@ static void test_revoked_file_bad(void **state)
         auth_free(b);
         if (!cases[i].text) {
             fixture_done(&f);
-            continue; /* a folder is not replaced */
+            continue; /* a folder (or FIFO) is not checked further */
         }
         /* The file was replaced by a good one: the new session survives a restart. */
         struct auth *c = new_auth(&f.cfg);
