@@ -551,14 +551,39 @@ static int server_open(struct server *s, const struct config *cfg, char *url, si
     return 0;
 }
 
+/* Whether the user pw may write st (and, a folder, enter it), by its mode bits and the
+ * user's groups; root may. What --check-config can tell, as root, of the user mica runs as. */
+static bool may_write_as(const struct stat *st, const struct passwd *pw, bool dir)
+{
+    if (pw->pw_uid == 0)
+        return true;
+    mode_t w = S_IWOTH, x = S_IXOTH;
+    if (st->st_uid == pw->pw_uid) {
+        w = S_IWUSR;
+        x = S_IXUSR;
+    } else {
+        gid_t groups[256];
+        int n = 256;
+        if (getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+            n = 0; /* more than 256: judged by the others' bits, as if in none */
+        for (int i = 0; i < n; i++)
+            if (groups[i] == st->st_gid) {
+                w = S_IWGRP;
+                x = S_IXGRP;
+                break;
+            }
+    }
+    return (st->st_mode & w) && (!dir || (st->st_mode & x));
+}
+
 /*
- * Whether path can be written: an existing file or folder (is_dir) that this process may
- * write, or one mica would create, with up to `creates` missing levels (the file or folder
- * itself and folders above it), under an existing folder it may write. 0, or -1 with err
- * naming the key and why.
+ * Whether path can be written: an existing file or folder (is_dir) that this process (or
+ * the user `as`, when not NULL) may write, or one mica would create, with up to `creates`
+ * missing levels (the file or folder itself and folders above it), under an existing
+ * folder it may write. 0, or -1 with err naming the key and why.
  */
 static int check_writable(const char *key, const char *path, bool is_dir, int creates,
-                          char err[256])
+                          const struct passwd *as, char err[256])
 {
     char p[PATH_MAX];
     snprintf(p, sizeof(p), "%s", path);
@@ -578,12 +603,15 @@ static int check_writable(const char *key, const char *path, bool is_dir, int cr
             *slash = '\0';
     }
     bool want_dir = missing > 0 || is_dir;
-    if (want_dir && !S_ISDIR(st.st_mode)) {
-        snprintf(err, 256, "%s \"%.200s\": not a folder", key, p);
+    if (want_dir != (S_ISDIR(st.st_mode) != 0)) {
+        snprintf(err, 256, "%s \"%.200s\": %s", key, p, want_dir ? "not a folder" : "a folder");
         return -1;
     }
-    if (access(p, want_dir ? W_OK | X_OK : W_OK) != 0) {
-        snprintf(err, 256, "%s \"%.200s\": %s", key, p, strerror(errno));
+    if (as ? !may_write_as(&st, as, want_dir) : access(p, want_dir ? W_OK | X_OK : W_OK) != 0) {
+        snprintf(err, 256, "%s \"%.200s\": %s%s", key, p, strerror(as ? EACCES : errno),
+                 as ? " for user " : "");
+        if (as)
+            snprintf(err + strlen(err), 256 - strlen(err), "%.64s", as->pw_name);
         return -1;
     }
     return 0;
@@ -602,22 +630,26 @@ int server_check(const struct config *cfg, char err[256])
             return -1;
         tls_close(t);
     }
+    const struct passwd *as = NULL; /* who writes data_dir: mica drops root before it */
     if (cfg->user) {
         errno = 0;
-        if (!getpwnam(cfg->user)) {
+        as = getpwnam(cfg->user);
+        if (!as) {
             snprintf(err, 256, "user \"%.64s\": %s", cfg->user,
                      errno ? strerror(errno) : "no such user");
             return -1;
         }
+        if (geteuid() != 0)
+            as = NULL; /* not root: mica runs as itself (or refuses), checked as itself */
     }
     const char *logs[][2] = {{"access_log", cfg->access_log}, {"error_log", cfg->error_log}};
     for (size_t i = 0; i < 2; i++) {
         const char *path = logs[i][1];
         if (path && strcmp(path, "-") != 0 && strcmp(path, "off") != 0 &&
-            check_writable(logs[i][0], path, false, 2, err) != 0) /* log_open makes its folder */
+            check_writable(logs[i][0], path, false, 2, NULL, err) != 0) /* opened as root */
             return -1;
     }
-    return check_writable("data_dir", cfg->data_dir, true, 1, err);
+    return check_writable("data_dir", cfg->data_dir, true, 1, as, err);
 }
 
 int server_run(const struct config *cfg, int argc, char **argv, char err[256])

@@ -71,7 +71,8 @@ def test_check_config_defaults(cwd):
 
 
 @pytest.mark.parametrize("case", ["key-not-pem", "cert-missing", "no-such-user", "data-is-a-file",
-                                  "log-folder-missing", "root-missing"])
+                                  "log-folder-missing", "root-missing", "log-is-a-folder",
+                                  "data-not-the-users"])
 def test_check_config_refuses_what_start_would(cwd, case):
     """--check-config says no, in one line naming the key or file, to what would stop mica
     from starting: not only the JSON but the root, the TLS files, the user, data_dir and
@@ -99,6 +100,22 @@ def test_check_config_refuses_what_start_would(cwd, case):
     elif case == "root-missing":
         args = ["--root", "nowhere"]
         named = "nowhere"
+    elif case == "log-is-a-folder":
+        args += ["--access-log", "www"]
+        named = "access_log"
+    elif case == "data-not-the-users":
+        # as root with user nobody: data_dir is written after dropping root, so a 0700
+        # folder of root's is refused for nobody
+        import pwd
+        if os.geteuid() != 0:
+            pytest.skip("needs root (to run as another user)")
+        try:
+            pwd.getpwnam("nobody")
+        except KeyError:
+            pytest.skip("no user nobody")
+        (cwd / "d").mkdir(mode=0o700)
+        args += ["--user", "nobody", "--data", "d"]
+        named = "nobody"
     before = sorted(p.name for p in cwd.iterdir())
     p = run(["--check-config"] + args, cwd)
     assert p.returncode == 1, (p.stdout, p.stderr)
