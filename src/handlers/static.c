@@ -140,10 +140,13 @@ static int redirect_to_slash(const struct env *env, const struct request *req,
     return 301;
 }
 
-/* The status for a file that exists but could not be opened: 403 when forbidden, 503
+/* The status for a file that was there but could not be opened again: 404 when it is gone
+ * now (or a link was swapped to lead outside or to a dotfile), 403 when forbidden, 503
  * (try again) when descriptors or memory ran out, else 500. */
 static int open_failure_status(int err)
 {
+    if (err == -ENOENT || err == -ENOTDIR || err == -EXDEV || err == -ELOOP)
+        return 404;
     if (err == -EACCES || err == -EPERM)
         return 403;
     if (err == -EMFILE || err == -ENFILE || err == -ENOMEM)
@@ -203,6 +206,8 @@ static int resolve(struct env *env, const struct request *req, struct response *
             if (dir_fd >= 0) {
                 listing_handle(env, req, resp, dir_fd);
                 close(dir_fd);
+            } else if (open_failure_status(dir_fd) == 404) {
+                static_not_found(env, resp); /* gone (or swapped) since the first open */
             } else {
                 response_error(resp, open_failure_status(dir_fd));
             }

@@ -5,6 +5,7 @@ import html.parser
 import json
 import os
 import re
+import threading
 import time
 
 import pytest
@@ -346,6 +347,39 @@ def test_head_same_headers_no_body(make_server):
         for k in ("content-type", "content-length", "vary", "cache-control"):
             assert h[k] == g[k], k
         assert int(g["content-length"]) == len(g_body)
+
+
+def test_folder_link_swapped_while_listed_is_never_500(make_server):
+    """A folder link swapped between a plain folder and .git while it is being listed:
+    every answer is the listing or 404, never a 500, never what .git holds."""
+    srv = make_server(bare=True, files={"sub/a.txt": "a", ".git/config": "[core] secret"})
+    link = srv.root / "ln"
+    tmp = srv.root / "ln.tmp"
+    link.symlink_to("sub")
+    stop = threading.Event()
+
+    def swap():
+        i = 0
+        while not stop.is_set() and i < 20000:
+            tmp.unlink(missing_ok=True)
+            tmp.symlink_to(".git" if i % 2 else "sub")
+            os.replace(tmp, link)
+            i += 1
+
+    t = threading.Thread(target=swap, daemon=True)
+    t.start()
+    seen = {}
+    try:
+        with srv.conn(timeout=5) as c:
+            for _ in range(400):
+                c.get("/ln/")
+                status, _, body = c.read_response()[:3]
+                seen[status] = seen.get(status, 0) + 1
+                assert b"secret" not in body and b"config" not in body
+    finally:
+        stop.set()
+        t.join(5)
+    assert set(seen) <= {200, 404}, seen
 
 
 @pytest.mark.parametrize("how", ["config", "cli"])
