@@ -423,9 +423,12 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
      * rejected request line): one place for Vary and compressing generated bodies. The
      * compressed bytes live in the compressor until the next response, and a BODY_MEM
      * body without owner is copied into c->out below. */
+    /* Not for a signed-in admin over HTTPS: a page that mixes secrets with text others
+     * sent (submissions) would leak them through its compressed length (BREACH). */
+    const bool is_secret = c->ssl && req && w->env.user;
     compress_response(w->compressor, resp,
                       req ? req->known[HDR_ACCEPT_ENCODING] : (struct slice){NULL, 0},
-                      conn_cfg(c)->compression);
+                      conn_cfg(c)->compression && !is_secret);
     size_t mark = c->out.len;
     if (!response_write_head(&c->out, resp, w->date, c->keep_alive, http10))
         goto fail;

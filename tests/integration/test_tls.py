@@ -30,8 +30,8 @@ import warnings
 
 import pytest
 
-from conftest import MICA_BIN, Conn, REPO, first_line, parse_responses, request, start_process, wait_for, \
-    wait_log
+from conftest import (ADMIN_PASSWORD, ADMIN_USER, MICA_BIN, Conn, REPO, basic_auth, first_line,
+                      hash_password, parse_responses, request, start_process, wait_for, wait_log)
 
 ASAN = os.environ.get("MICA_VARIANT") == "asan"
 OPENSSL = shutil.which("openssl")
@@ -886,6 +886,23 @@ def test_error_log_names_both_listeners(make_server):
     text = wait_log(srv, lambda t: " started: " in t)
     line = next(l for l in text.splitlines() if " started: " in l)
     assert f"http://127.0.0.1:{srv.port}" in line and f"https://127.0.0.1:{srv.tls_port}" in line
+
+
+def test_no_compression_for_the_admin_over_https(make_server, tmp_path):
+    """BREACH: over HTTPS, what the signed-in admin gets (submissions others sent, mixed
+    with secrets) is never compressed; public pages are, and so is plain HTTP."""
+    config = {"admin": {"user": ADMIN_USER, "password_hash": hash_password(ADMIN_PASSWORD)},
+              "data_dir": str(tmp_path / "data")}
+    srv = start_tls(make_server, config=config)
+    gz = ["Accept-Encoding: gzip"]
+    admin = gz + [f"Authorization: {basic_auth()}"]
+    status, h, body = tls_get(srv, "/admin", admin)
+    assert status == 200 and "content-encoding" not in h and len(body) > 1024
+    assert "accept-encoding" in h["vary"].lower()
+    status, h, _ = tls_get(srv, "/status", gz)
+    assert status == 200 and h.get("content-encoding") == "gzip"
+    status, h, _ = request(srv, "/admin", admin)
+    assert status == 200 and h.get("content-encoding") == "gzip"
 
 
 def test_plain_http_on_tls_port_with_curl(make_server):
