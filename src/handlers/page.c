@@ -67,9 +67,11 @@ static cJSON *add_string(cJSON *obj, const char *name, struct slice v)
 }
 
 /*
- * The page's own names at the top level too, so {{username}} works for ?username=Ada (or
- * a form field of that name): each of from's items unless ctx has the name. The built-in
- * names are never taken, even when absent: no ?user=x may stand for the signed-in admin.
+ * A *.tpl.html page's names at the top level too, so {{username}} works for ?username=Ada
+ * (or a form field of that name): each of from's items unless ctx has the name. The
+ * built-in names are never taken, even when absent: no ?user=x may stand for the
+ * signed-in admin. Only for the site's own pages, added last: mica's pages (listing,
+ * login, status, thanks) set names of their own that a client must never stand in for.
  */
 static void add_own_names(cJSON *ctx, const cJSON *from)
 {
@@ -123,8 +125,6 @@ cJSON *page_context(struct env *env, const struct request *req)
     if (env->user)
         cJSON_AddStringToObject(ctx, "user", env->user);
     cJSON_AddStringToObject(ctx, "now", now);
-    add_own_names(ctx, env->form); /* a form field wins over a query parameter */
-    add_own_names(ctx, cJSON_GetObjectItemCaseSensitive(ctx, "query"));
     return ctx;
 }
 
@@ -192,6 +192,8 @@ int page_handle(struct env *env, const struct request *req, struct response *res
     cJSON *ctx = page_context(env, req);
     if (!ctx)
         return response_error(resp, 503);
+    add_own_names(ctx, env->form); /* a form field wins over a query parameter */
+    add_own_names(ctx, cJSON_GetObjectItemCaseSensitive(ctx, "query"));
     struct tmpl_error err = {0};
     struct tmpl_handle *h = tmpl_cache_get(env->tmpls, env->root_fd, env->rel, env->now_ms, &err);
     int status;

@@ -132,6 +132,24 @@ def test_placeholders_by_their_own_name(make_admin_server):
     assert "A=[admin]" in body.decode()
 
 
+def test_mica_pages_take_no_names_from_the_client(make_admin_server):
+    """Only the site's *.tpl.html pages see query names at the top level: mica's own pages
+    (listing, login, status, thanks) set names a link must never stand in for — a
+    javascript: href on a listing, a fake login error, a spoofed version."""
+    srv = make_admin_server(files={"sub/a.txt": "a"})
+    evil = "javascript:alert(1)"
+    status, _, body = request(srv, f"/sub/?parent={evil}&sort_name_href={evil}&entries=1"
+                                   f"&href={evil}&name=Invoice")
+    assert status == 200 and b"javascript:" not in body and b"Invoice" not in body
+    status, _, body = request(srv, "/login?error=Your+account+is+locked")
+    assert b"account is locked" not in body
+    status, _, body = request(srv, "/status?version=9.9.9-evil&uptime=forever")
+    assert b"9.9.9-evil" not in body and b"forever" not in body
+    r = requests.post(srv.url("/forms/t"), data={"form_name": "spoofed", "id": "424242"},
+                      timeout=5)
+    assert r.status_code == 200 and "spoofed" not in r.text and "424242" not in r.text
+
+
 def test_post_with_a_bad_escape_is_400(make_server):
     srv = make_server(files={"probe.tpl.html": PROBE})
     r = requests.post(srv.url("/probe.tpl.html"), data="a=%zz",
