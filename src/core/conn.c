@@ -120,12 +120,18 @@ struct access_rec {
 
 static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes);
 
+/* n more bytes of the body segment left: counted as they go, so bytes_sent only grows
+ * (a Prometheus counter) and never counts what a client that left did not take. */
+static void conn_seg_sent(struct conn *c, uint64_t n)
+{
+    c->seg_left -= n;
+    stats_add(&c->w->stats->bytes_sent, n);
+}
+
 /* The body segment is sent (or abandoned): close its file or drop its owner; write its
  * access.log line with the bytes that left. */
 static void conn_seg_end(struct conn *c)
 {
-    if (c->seg_left > 0)
-        stats_sub(&c->w->stats->bytes_sent, c->seg_left); /* the client left before it */
     if (c->seg_log) {
         access_rec_write(c, c->seg_log, c->seg_log->bytes - c->seg_left);
         free(c->seg_log);
@@ -456,15 +462,14 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
         resp->file_fd = -1;
     }
     response_drop_body(resp);
-    /* A body segment's access.log line waits for its end (conn_seg_end), which also takes
-     * back from bytes_sent what a closed connection never took. */
+    /* A body segment's access.log line waits for its end (conn_seg_end). */
     const bool is_seg = c->seg_kind != SEG_NONE;
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     const struct stats_event ev = {
         .status = resp->status,
         .method = req ? (unsigned)req->method : STATS_METHODS - 1,
-        .bytes = body_bytes,
+        .bytes = is_seg ? 0 : body_bytes, /* a segment is counted as it leaves */
         .usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000 - w->now_us,
         .path = req && resp->status < 400 && w->env.url_path[0] ? w->env.url_path : NULL,
         .now_s = w->now_s,
@@ -924,7 +929,7 @@ static enum io_result conn_flush_mem(struct conn *c, bool *progress)
         size_t from_out = n < pending ? n : pending;
         c->out_sent += from_out;
         c->seg.mem.ptr += n - from_out;
-        c->seg_left -= n - from_out;
+        conn_seg_sent(c, n - from_out);
     }
     return IO_OK;
 }
@@ -954,13 +959,13 @@ static enum io_result conn_flush_tls(struct conn *c, bool *progress)
             if (r != IO_OK)
                 return r;
             c->seg.mem.ptr += n;
-            c->seg_left -= n;
+            conn_seg_sent(c, n);
         } else if (tls_can_sendfile(c->ssl)) {
             size_t chunk = c->seg_left < SENDFILE_CHUNK ? (size_t)c->seg_left : SENDFILE_CHUNK;
             enum io_result r = tls_sendfile(c->ssl, c->seg.file.fd, &c->seg.file.off, chunk, &n);
             if (r != IO_OK)
                 return r;
-            c->seg_left -= n;
+            conn_seg_sent(c, n);
         } else {
             conn_reset_out(c);
             size_t chunk = c->seg_left < c->out.cap ? (size_t)c->seg_left : c->out.cap;
@@ -971,7 +976,7 @@ static enum io_result conn_flush_tls(struct conn *c, bool *progress)
             }
             c->out.len = (size_t)got;
             c->seg.file.off += (uint64_t)got;
-            c->seg_left -= (uint64_t)got;
+            conn_seg_sent(c, (uint64_t)got); /* in out: as good as sent, but for one block */
         }
         *progress = true;
     }
@@ -1007,7 +1012,7 @@ static enum io_result conn_flush(struct conn *c, bool *progress)
         enum io_result r = transport_sendfile(c->fd, c->seg.file.fd, &c->seg.file.off, chunk, &n);
         if (r != IO_OK)
             return r; /* ENODATA: the file shrank mid-send; the connection closes */
-        c->seg_left -= n;
+        conn_seg_sent(c, n);
         *progress = true;
     }
     conn_seg_end(c);
@@ -1199,7 +1204,10 @@ static bool conn_run(struct conn *c)
     }
     for (;;) {
         /* 1. Answer what is buffered, batching the responses. */
-        while (c->keep_alive && c->seg_left == 0 && c->out.len < BATCH_BYTES && budget > 0) {
+        /* Not while a body segment is open: over TLS its last block may still be in out
+         * (seg_left 0), and the next response must not take its place. */
+        while (c->keep_alive && c->seg_kind == SEG_NONE && c->out.len < BATCH_BYTES &&
+               budget > 0) {
             enum step s = conn_next_request(c);
             if (s == STEP_NEED_MORE)
                 break;
