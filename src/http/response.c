@@ -65,6 +65,26 @@ struct slice response_find_header(const struct response *r, const char *name)
     return (struct slice){NULL, 0};
 }
 
+void response_remove_header(struct response *r, const char *name)
+{
+    const struct slice want = slice_str(name);
+    char *p = r->headers.data, *end = p + r->headers.len;
+    while (p < end) {
+        char *eol = memchr(p, '\r', (size_t)(end - p));
+        if (!eol)
+            break;
+        char *next = eol + 2; /* each line ends "\r\n" (response_header) */
+        const char *colon = memchr(p, ':', (size_t)(eol - p));
+        if (colon && slice_case_eq(slice_make(p, (size_t)(colon - p)), want)) {
+            memmove(p, next, (size_t)(end - next));
+            end -= next - p;
+            r->headers.len -= (size_t)(next - p);
+        } else {
+            p = next;
+        }
+    }
+}
+
 bool response_edit_header(struct response *r, struct slice value, size_t at, struct slice text)
 {
     size_t pos = (size_t)(value.ptr - r->headers.data) + at;
@@ -189,9 +209,14 @@ static const struct error_bodies *error_bodies_for(int status)
     return &error_bodies[n - 1];
 }
 
-/* The error body for status (HTML or JSON); any negotiation was for another body. */
+/* The error body for status (HTML or JSON). What a handler said of the representation it
+ * meant to send (its coding, validators) is not true of this body and goes; any
+ * negotiation was for that body too. */
 static int set_error(struct response *r, int status, bool json)
 {
+    response_remove_header(r, "Content-Encoding");
+    response_remove_header(r, "ETag");
+    response_remove_header(r, "Last-Modified");
     const struct error_bodies *e = error_bodies_for(status);
     r->status = e->status;
     response_set_body(r, json ? "application/json" : "text/html; charset=utf-8",

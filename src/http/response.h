@@ -50,6 +50,9 @@ bool response_headerf(struct response *r, const char *name, const char *fmt, ...
  * r->headers; {NULL, 0} when there is none. Valid until the headers change. */
 struct slice response_find_header(const struct response *r, const char *name);
 
+/* Removes every extra header `name` (case-insensitive). */
+void response_remove_header(struct response *r, const char *name);
+
 /* Inserts text into the value `value` (a slice response_find_header returned) at offset
  * `at` (0..value.len). False (headers unchanged) if they are full. */
 bool response_edit_header(struct response *r, struct slice value, size_t at, struct slice text);

@@ -195,6 +195,20 @@ def test_412_comes_before_304(page):
     assert r[0] == 412
 
 
+@pytest.mark.parametrize("status", [412, 416])
+def test_error_for_a_compressed_file_is_plain(make_server, status):
+    """A 412 or 416 for a file the client would get gzipped is an HTML page: no
+    Content-Encoding, no ETag or Last-Modified of the file it is not."""
+    srv = make_server(files={"big.txt": "compressible text " * 500})
+    extra = ['If-Match: "nope"'] if status == 412 else ["Range: bytes=999999-"]
+    got, h, body = request(srv, "/big.txt", ["Accept-Encoding: gzip"] + extra)
+    assert got == status, got
+    assert "content-encoding" not in h and "etag" not in h and "last-modified" not in h, h
+    assert h["content-type"].startswith("text/html") and body.startswith(b"<!doctype html>")
+    if status == 416:
+        assert h["content-range"] == "bytes */9000"
+
+
 @pytest.mark.parametrize("headers", [["If-None-Match: {etag}"], ["If-None-Match: *"],
                                      ['If-Match: "nope"'], ["If-Modified-Since: " + LATER],
                                      ["If-Unmodified-Since: " + EARLIER], []])

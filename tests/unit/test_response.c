@@ -158,6 +158,44 @@ static void test_find_header(void **state)
     assert_true(slice_eq(response_find_header(&r, "Cache-Control"), SLICE_LIT("no-store")));
 }
 
+static void test_remove_header(void **state)
+{
+    (void)state;
+    char storage[256];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    response_header(&r, "ETag", SLICE_LIT("\"a\""));
+    response_header(&r, "Cache-Control", SLICE_LIT("no-cache"));
+    response_header(&r, "etag", SLICE_LIT("\"b\""));
+    response_header(&r, "ETags", SLICE_LIT("kept"));
+    response_remove_header(&r, "ETag");
+    assert_null(response_find_header(&r, "ETag").ptr);
+    assert_true(slice_eq(buf_slice(&r.headers),
+                         SLICE_LIT("Cache-Control: no-cache\r\nETags: kept\r\n")));
+    response_remove_header(&r, "Nothing");
+    response_remove_header(&r, "ETags");
+    response_remove_header(&r, "Cache-Control");
+    assert_int_equal(r.headers.len, 0);
+}
+
+/* An error page replaces a representation: its coding and validators go with it, a 416's
+ * Content-Range stays. */
+static void test_error_drops_representation_headers(void **state)
+{
+    (void)state;
+    char storage[256];
+    struct response r;
+    response_init(&r, storage, sizeof(storage));
+    response_header(&r, "Content-Encoding", SLICE_LIT("gzip"));
+    response_header(&r, "Last-Modified", SLICE_LIT("Thu, 01 Jan 2026 00:00:00 GMT"));
+    response_header(&r, "ETag", SLICE_LIT("\"x-gzip\""));
+    response_header(&r, "Content-Range", SLICE_LIT("bytes */10"));
+    r.is_negotiated = true;
+    assert_int_equal(response_error(&r, 416), 416);
+    assert_true(slice_eq(buf_slice(&r.headers), SLICE_LIT("Content-Range: bytes */10\r\n")));
+    assert_false(r.is_negotiated);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -167,6 +205,8 @@ int main(void)
         cmocka_unit_test(test_vary),
         cmocka_unit_test(test_vary_full),
         cmocka_unit_test(test_find_header),
+        cmocka_unit_test(test_remove_header),
+        cmocka_unit_test(test_error_drops_representation_headers),
     };
     return cmocka_run_group_tests_name("response", tests, NULL, NULL);
 }
