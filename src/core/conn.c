@@ -45,6 +45,7 @@ enum {
     LINGER_BYTES = 256 * 1024, /* … and how much */
     OUT_MAX_BYTES = 64 << 20,  /* the output buffer never grows past this */
     WAIT_MS = 60 * 1000,       /* the longest wait for the store before giving up */
+    SCRATCH_KEEP_BYTES = 256 * 1024, /* generated bodies: more is freed after the request */
 #ifdef MICA_SMALL_BUFFERS
     /* Sanitizer builds: tiny thresholds so the growth and sendfile paths run in tests. */
     SMALL_BODY_BYTES = 512,
@@ -664,7 +665,7 @@ static struct response *conn_prepare(struct conn *c, const struct request *req)
     struct worker *w = c->w;
     struct response *resp = &w->resp;
     response_init(resp, w->resp_headers, sizeof(w->resp_headers));
-    buf_reset(&w->scratch);
+    buf_trim(&w->scratch, SCRATCH_KEEP_BYTES);
     w->env.now_ms = w->now_ms;
     w->env.now = w->now_s;
     client_address(c, req, w->env.client_ip);

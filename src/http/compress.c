@@ -22,6 +22,7 @@
 
 #include <brotli/encode.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <zlib.h>
 
@@ -218,20 +219,22 @@ static int brotli_fast(struct compressor *z, const void *in, size_t len)
 int compress_fast(struct compressor *z, enum encoding e, const void *in, size_t len,
                   struct slice *out)
 {
-    buf_reset(&z->out);
+    buf_trim(&z->out, 256 * 1024); /* a rare large body does not stay pinned */
     int rc = e == ENC_GZIP ? gzip_fast(z, in, len) : e == ENC_BR ? brotli_fast(z, in, len) : -1;
     *out = rc == 0 ? buf_slice(&z->out) : (struct slice){NULL, 0};
     return rc;
 }
 
-/* A strong ETag "x" becomes "x-gz" (RFC 9110 §8.8.3: each content coding is its own
- * representation, as static files do). Weak ones stay: the bytes are equivalent. */
+/* A strong ETag "x" becomes "x-gzip" or "x-br", as static files' variants (RFC 9110
+ * §8.8.3: each content coding is its own representation). Weak ones stay: the bytes are
+ * equivalent. */
 static bool mark_etag(struct response *r, enum encoding e)
 {
     struct slice etag = response_find_header(r, "ETag");
     if (!etag.ptr || etag.len < 2 || etag.ptr[0] != '"' || etag.ptr[etag.len - 1] != '"')
         return true;
-    const char *suffix = e == ENC_BR ? "-br" : "-gz";
+    char suffix[16];
+    snprintf(suffix, sizeof(suffix), "-%s", encoding_name(e));
     return response_edit_header(r, etag, etag.len - 1, slice_str(suffix));
 }
 

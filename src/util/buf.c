@@ -114,3 +114,10 @@ void buf_free(struct buf *b)
         free(b->data);
     buf_init(b, NULL, 0, b->max);
 }
+
+void buf_trim(struct buf *b, size_t keep)
+{
+    if (b->is_heap && b->cap > keep)
+        buf_free(b);
+    b->len = 0;
+}

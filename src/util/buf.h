@@ -55,6 +55,10 @@ static inline void buf_reset(struct buf *b)
 /* Releases heap storage the buffer allocated and leaves it empty with no storage. */
 void buf_free(struct buf *b);
 
+/* Empties b, and frees its heap storage when it has grown past keep bytes: a rare large
+ * body does not pin that much memory for the life of a worker. */
+void buf_trim(struct buf *b, size_t keep);
+
 static inline struct slice buf_slice(const struct buf *b)
 {
     return (struct slice){b->data, b->len};

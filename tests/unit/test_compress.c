@@ -83,7 +83,7 @@ static const struct compress_case cases[] = {
     {"Vary merged", "application/json", 4096, 200, "Vary: Accept\r\n", "gzip", true, false, false,
      "gzip", "Accept, Accept-Encoding", NULL},
     {"a strong ETag per encoding", HTML, 4096, 200, "ETag: \"v1\"\r\n", "gzip", true, false, false,
-     "gzip", "Accept-Encoding", "\"v1-gz\""},
+     "gzip", "Accept-Encoding", "\"v1-gzip\""},
     {"a strong ETag, brotli", HTML, 4096, 200, "ETag: \"v1\"\r\n", "br", true, false, false, "br",
      "Accept-Encoding", "\"v1-br\""},
     {"a strong ETag, identity", HTML, 4096, 200, "ETag: \"v1\"\r\n", NULL, true, false, false, NULL,

@@ -35,6 +35,29 @@ static void test_buf_grows_from_storage(void **state)
     assert_null(b.data);
 }
 
+/* buf_trim empties; it frees heap storage only past `keep`, never caller storage. */
+static void test_buf_trim(void **state)
+{
+    (void)state;
+    char storage[64];
+    struct buf b;
+    buf_init(&b, storage, sizeof(storage), 0);
+    assert_true(buf_append(&b, "abc", 3));
+    buf_trim(&b, 0);
+    assert_int_equal(b.len, 0);
+    assert_ptr_equal(b.data, storage); /* the caller's: kept */
+    char big[1000] = {0};
+    assert_true(buf_append(&b, big, sizeof(big)));
+    assert_true(b.is_heap);
+    buf_trim(&b, 4096); /* small enough to keep */
+    assert_true(b.is_heap && b.len == 0 && b.cap >= sizeof(big));
+    buf_trim(&b, 512); /* past keep: freed */
+    assert_false(b.is_heap);
+    assert_int_equal(b.cap, 0);
+    assert_true(buf_append(&b, "x", 1)); /* and usable again */
+    buf_free(&b);
+}
+
 static void test_buf_max_is_all_or_nothing(void **state)
 {
     (void)state;
@@ -160,6 +183,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_buf_grows_from_storage),
+        cmocka_unit_test(test_buf_trim),
         cmocka_unit_test(test_buf_max_is_all_or_nothing),
         cmocka_unit_test(test_buf_printf_and_numbers),
         cmocka_unit_test(test_buf_reserve_overflow),
