@@ -39,6 +39,7 @@
 #include "handlers/page.h"
 #include "handlers/revoked.h"
 #include "handlers/static.h"
+#include "store/store.h"
 #include "util/io.h"
 #include "util/password.h"
 
@@ -457,13 +458,24 @@ bool auth_cookie_verify(const struct auth *a, struct slice value, time_t now)
     return CRYPTO_memcmp(expected, s.mac, MAC_B64_LEN) == 0;
 }
 
-int auth_revoke(struct auth *a, struct slice value, time_t now)
+/* Revokes the session of a valid cookie in memory: true when that changed the list (it
+ * must be written). *found says whether value was a valid session at all. */
+static bool revoke_mark(struct auth *a, struct slice value, time_t now, bool *found)
 {
     struct session s;
-    if (!auth_cookie_verify(a, value, now) || !session_parse(value, &s))
-        return 0;
-    int rc = revoked_add(a->revoked, s.id, (time_t)s.expires, now);
-    return rc == 0 ? 1 : rc;
+    *found = auth_cookie_verify(a, value, now) && session_parse(value, &s);
+    return *found && revoked_mark(a->revoked, s.id, (time_t)s.expires, now);
+}
+
+int auth_revoke(struct auth *a, struct slice value, time_t now)
+{
+    bool found;
+    if (revoke_mark(a, value, now, &found)) {
+        int rc = revoked_save(a->revoked);
+        if (rc != 0)
+            return rc;
+    }
+    return found ? 1 : 0;
 }
 
 size_t auth_revoked_count(const struct auth *a)
@@ -1082,6 +1094,25 @@ int auth_login(struct env *env, const struct request *req, struct response *resp
     return redirect(resp, "/admin");
 }
 
+static int save_revoked(void *revoked)
+{
+    return revoked_save(revoked);
+}
+
+static void put_revoked(void *revoked)
+{
+    revoked_put(revoked);
+}
+
+/* The answer to a logout: the cookie cleared, then the login form. */
+static int logout_done(struct env *env, struct response *resp)
+{
+    response_headerf(resp, "Set-Cookie", "%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
+                     cookie_name, env->is_tls ? "; Secure" : "");
+    no_store(resp);
+    return redirect(resp, "/login");
+}
+
 int auth_logout(struct env *env, const struct request *req, struct response *resp)
 {
     struct auth *a = env->auth;
@@ -1089,17 +1120,42 @@ int auth_logout(struct env *env, const struct request *req, struct response *res
         return static_not_found(env, resp);
     if (is_cross_site(env, req))
         return forbidden(env, resp, false);
-    /* The session ends on the server too: a copy of the cookie is refused from now on. */
+    /* The session ends on the server too: a copy of the cookie is refused from now on, by
+     * every thread at once (in memory); the list is made durable on the store's thread,
+     * not this one (a rename and two fsyncs), and the answer waits for it. */
     struct cookie_walk w = {.req = req};
     struct slice value;
-    unsigned ended = 0;
-    while (cookie_walk_next(&w, &value))
-        if (auth_revoke(a, value, env->now) != 0)
-            ended++;
-    if (ended > 0)
+    bool ended = false, changed = false;
+    while (cookie_walk_next(&w, &value)) {
+        bool found;
+        changed |= revoke_mark(a, value, env->now, &found);
+        ended |= found;
+    }
+    if (ended)
         log_info("auth: %s logged out from %s", a->cfg->admin.user, env->client_ip);
-    response_headerf(resp, "Set-Cookie", "%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
-                     cookie_name, env->is_tls ? "; Secure" : "");
-    no_store(resp);
-    return redirect(resp, "/login");
+    if (changed) {
+        struct store_job *job = env->store ? store_job_new(STORE_CALL) : NULL;
+        if (job) {
+            job->call = save_revoked;
+            job->call_arg = a->revoked;
+            revoked_get(a->revoked);
+            job->call_release = put_revoked;
+            job->inbox = env->inbox;
+            if (store_post(env->store, job) == 0) {
+                env->pending_job = job;
+                return 0;
+            }
+            store_job_free(job);
+        }
+        revoked_save(a->revoked); /* no store to hand it to: here, then */
+    }
+    return logout_done(env, resp);
+}
+
+int auth_logout_done(struct env *env, const struct request *req, struct response *resp,
+                     struct store_job *job)
+{
+    (void)req;
+    (void)job; /* a failed write was logged; the logout holds in memory */
+    return logout_done(env, resp);
 }

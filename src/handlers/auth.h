@@ -64,6 +64,7 @@ int auth_guard(struct env *env, const struct request *req, struct response *resp
 handler_fn auth_login_page;
 handler_fn auth_login;
 handler_fn auth_logout;
+resume_fn auth_logout_done; /* after the store's thread wrote the logged-out sessions */
 
 /*
  * For tests: the pure parts, exposed so tests/unit/test_auth.c can check them without a

@@ -127,9 +127,12 @@ int forms_handle(struct env *env, const struct request *req, struct response *re
         return static_not_found(env, resp);
     const char *target = field(env->form, "_redirect");
     if (target && !forms_same_origin(slice_str(target), req->known[HDR_HOST])) {
-        /* Never a redirect to another site; the submission itself is kept and thanked. */
-        log_warn("%s: form %s: _redirect leaves the site, ignored (thanks.html instead)",
-                 env->client_ip, name);
+        /* Never a redirect to another site; the submission itself is kept and thanked.
+         * Said at most once a second per thread: anyone can post such forms. */
+        uint64_t suppressed;
+        if (log_limit_allow(env->reject_limit, (uint64_t)env->now, &suppressed))
+            log_warn("%s: form %s: _redirect leaves the site, ignored (thanks.html instead)%s",
+                     env->client_ip, name, suppressed ? " (and more not logged)" : "");
         cJSON_DeleteItemFromObjectCaseSensitive(env->form, "_redirect");
     }
     const char *gotcha = field(env->form, "_gotcha");

@@ -401,9 +401,8 @@ bool revoked_check(struct revoked *r, const char id[REVOKED_ID_LEN], char epoch[
     return found;
 }
 
-int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now)
+bool revoked_mark(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now)
 {
-    lock(&r->write_lock);
     lock(&r->lock);
     prune(r, now);
     bool found, overflow = false;
@@ -424,12 +423,23 @@ int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires
         log_warn("auth: over %d sessions logged out within their lifetime: every session ends "
                  "(log in again)",
                  REVOKED_MAX);
+    return overflow || !found;
+}
+
+int revoked_save(struct revoked *r)
+{
+    lock(&r->write_lock);
     int rc = save(r, false);
     unlock(&r->write_lock);
     if (rc != 0)
         log_error("auth: %s: cannot write: %s: the logout holds until mica stops", r->path,
                   strerror(-rc));
     return rc;
+}
+
+int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now)
+{
+    return revoked_mark(r, id, expires, now) ? revoked_save(r) : 0;
 }
 
 size_t revoked_count(struct revoked *r)

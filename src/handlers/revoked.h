@@ -60,11 +60,18 @@ void revoked_epoch(struct revoked *r, char epoch[REVOKED_EPOCH_LEN]);
 bool revoked_check(struct revoked *r, const char id[REVOKED_ID_LEN], char epoch[REVOKED_EPOCH_LEN]);
 
 /*
- * Revokes id until `expires`: drops ids expired at `now`, adds id (or, when REVOKED_MAX
- * ids are still live, starts a new epoch instead and logs it), and rewrites the file.
- * Returns 0 once the file is durable, or -errno when it could not be written (logged; the
- * revocation holds in memory until the process ends).
+ * Revokes id until `expires`, in memory (every thread sees it at once): drops ids expired
+ * at `now`, adds id (or, when REVOKED_MAX ids are still live, starts a new epoch instead
+ * and logs it). True when something changed that revoked_save must write.
  */
+bool revoked_mark(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now);
+
+/* Rewrites the file from memory (blocking: a temporary file, fsync, rename). 0 once it is
+ * durable, or -errno when it could not be written (logged; what was marked holds in
+ * memory until the process ends). */
+int revoked_save(struct revoked *r);
+
+/* revoked_mark, then revoked_save when something changed. */
 int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now);
 
 /* How many ids are remembered (for tests). */

@@ -57,7 +57,7 @@ static const struct route routes[] = {
     {PATH("metrics"), GET_HEAD, 0, metrics_handle, NULL}, /* guards itself: see metrics.h */
     {PATH("login"), GET_HEAD, 0, auth_login_page, NULL},
     {PATH("login"), M(HTTP_POST), ROUTE_FORM, auth_login, NULL},
-    {PATH("logout"), M(HTTP_POST), ROUTE_FORM, auth_logout, NULL},
+    {PATH("logout"), M(HTTP_POST), ROUTE_FORM, auth_logout, auth_logout_done},
     {PATH("forms/"), M(HTTP_POST), ROUTE_PREFIX | ROUTE_FORM | ROUTE_FILES, forms_handle,
      forms_done},
 };

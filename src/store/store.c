@@ -412,6 +412,12 @@ static void run_batch(struct store *s, struct store_job *batch)
         if (job->kind == STORE_QUERY)
             run_query(s, job);
     pthread_mutex_unlock(&s->db_lock);
+    for (struct store_job *job = batch; job; job = job->next)
+        if (job->kind == STORE_CALL) {
+            job->status = job->call ? job->call(job->call_arg) : -EINVAL;
+            if (job->status != 0)
+                snprintf(job->error, sizeof(job->error), "%s", strerror(-job->status));
+        }
     for (struct store_job *job = batch; job;) {
         struct store_job *next = job->next;
         inbox_push(job->inbox, job);
@@ -583,6 +589,8 @@ void store_job_free(struct store_job *job)
     free(job->fields_json);
     free(job->files_json);
     free(job->query_form);
+    if (job->call_release)
+        job->call_release(job->call_arg);
     /* Made by cJSON_PrintUnformatted, which allocates with malloc: mica sets no cJSON hooks. */
     free(job->result_json);
     free(job);

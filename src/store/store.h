@@ -34,6 +34,7 @@ struct store_inbox {
 enum store_kind {
     STORE_SUBMIT, /* insert one submission */
     STORE_QUERY,  /* list submissions, newest first */
+    STORE_CALL,   /* blocking work the serving threads must not do: call(call_arg) */
 };
 
 struct store_job {
@@ -54,6 +55,12 @@ struct store_job {
     char *query_form;  /* NULL: every form */
     int64_t before_id; /* 0: no bound; else only ids < before_id */
     int limit;         /* 1..500 */
+
+    /* STORE_CALL input: run on the store thread, status = call(call_arg) (0 or -errno);
+     * call_release(call_arg), when set, when the job is freed. */
+    int (*call)(void *arg);
+    void *call_arg;
+    void (*call_release)(void *arg);
 
     /* Output, valid once the job is back in the inbox. */
     int status;        /* 0, or -errno-like failure (the database was unavailable, full …) */

@@ -242,6 +242,48 @@ static const char *string_at(const cJSON *obj, const char *name)
     return v->valuestring;
 }
 
+/* STORE_CALL: what a call job records, and that it ran on the store's thread. */
+struct call_probe {
+    pthread_t ran_on;
+    int calls, releases;
+};
+
+static int probe_call(void *arg)
+{
+    struct call_probe *p = arg;
+    p->ran_on = pthread_self();
+    p->calls++;
+    return p->calls == 1 ? 0 : -EIO;
+}
+
+static void probe_release(void *arg)
+{
+    ((struct call_probe *)arg)->releases++;
+}
+
+static void test_call_jobs(void **state)
+{
+    struct fixture *fx = *state;
+    open_store(fx);
+    struct call_probe probe = {0};
+    for (int i = 0; i < 2; i++) {
+        struct store_job *job = store_job_new(STORE_CALL);
+        assert_non_null(job);
+        job->inbox = &fx->in;
+        job->call = probe_call;
+        job->call_arg = &probe;
+        job->call_release = probe_release;
+        job = run_job(fx, job);
+        assert_false(pthread_equal(probe.ran_on, pthread_self())); /* not the caller's */
+        assert_int_equal(job->status, i == 0 ? 0 : -EIO);
+        if (i == 1)
+            assert_string_equal(job->error, strerror(EIO));
+        store_job_free(job);
+        assert_int_equal(probe.releases, i + 1);
+    }
+    assert_int_equal(probe.calls, 2);
+}
+
 static void test_open_close(void **state)
 {
     struct fixture *fx = *state;
@@ -745,6 +787,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         STORE_TEST(test_open_close),
         STORE_TEST(test_submit_and_query_back),
+        STORE_TEST(test_call_jobs),
         STORE_TEST(test_stored_json_that_does_not_parse),
         STORE_TEST(test_threads_get_distinct_ids),
         STORE_TEST(test_query_filters),
