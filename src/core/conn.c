@@ -119,7 +119,15 @@ struct access_rec {
     char agent[512];
 };
 
-static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes);
+static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes,
+                             uint64_t usec);
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
 
 /* n more bytes of the body segment left: counted as they go, so bytes_sent only grows
  * (a Prometheus counter) and never counts what a client that left did not take. */
@@ -134,7 +142,8 @@ static void conn_seg_sent(struct conn *c, uint64_t n)
 static void conn_seg_end(struct conn *c)
 {
     if (c->seg_log) {
-        access_rec_write(c, c->seg_log, c->seg_log->bytes - c->seg_left);
+        access_rec_write(c, c->seg_log, c->seg_log->bytes - c->seg_left,
+                         monotonic_us() - c->seg_log->start_us);
         free(c->seg_log);
         c->seg_log = NULL;
     }
@@ -330,7 +339,6 @@ static bool conn_read_file(struct conn *c, const struct response *resp)
     return true;
 }
 
-
 /* A header value for the log, escaped; "-" when absent. */
 static size_t log_field(char *out, size_t cap, struct slice v)
 {
@@ -385,18 +393,16 @@ static void access_rec_take(const struct conn *c, const struct request *req, int
         log_escape(r->user, sizeof(r->user), slice_str(w->env.user));
 }
 
-/* Writes r's line with the body bytes sent, the time since r was taken and, over HTTPS,
- * two more fields: the protocol and the SNI name the client asked for. */
-static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes)
+/* Writes r's line with the body bytes sent, the microseconds it took and, over HTTPS, two
+ * more fields: the protocol and the SNI name the client asked for. */
+static void access_rec_write(const struct conn *c, const struct access_rec *r, uint64_t bytes,
+                             uint64_t usec)
 {
     struct worker *w = c->w;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t now_us = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
     char line[4096];
     int n = snprintf(line, sizeof(line), "%s - %s [%s] \"%s\" %d %llu \"%s\" \"%s\" %llu\n",
                      r->peer, r->user, r->date, r->request, r->status, (unsigned long long)bytes,
-                     r->referer, r->agent, (unsigned long long)(now_us - r->start_us));
+                     r->referer, r->agent, (unsigned long long)usec);
     if (n > 0 && c->ssl && (size_t)n < sizeof(line)) {
         char sni[256];
         const char *name = tls_sni(c->ssl);
@@ -429,9 +435,9 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
     /* Every response passes here, the router's and those answered before it (413, a
      * rejected request line): one place for Vary and compressing generated bodies. The
      * compressed bytes live in the compressor until the next response, and a BODY_MEM
-     * body without owner is copied into c->out below. */
-    /* Not for a signed-in admin over HTTPS: a page that mixes secrets with text others
-     * sent (submissions) would leak them through its compressed length (BREACH). */
+     * body without owner is copied into c->out below. Not for a signed-in admin over
+     * HTTPS: a page that mixes secrets with text others sent (submissions) would leak them
+     * through its compressed length (BREACH). */
     const bool is_secret = c->ssl && req && w->env.user;
     compress_response(w->compressor, resp,
                       req ? req->known[HDR_ACCEPT_ENCODING] : (struct slice){NULL, 0},
@@ -465,13 +471,11 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
     response_drop_body(resp);
     /* A body segment's access.log line waits for its end (conn_seg_end). */
     const bool is_seg = c->seg_kind != SEG_NONE;
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
     const struct stats_event ev = {
         .status = resp->status,
         .method = req ? (unsigned)req->method : STATS_METHODS - 1,
         .bytes = is_seg ? 0 : body_bytes, /* a segment is counted as it leaves */
-        .usec = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000 - w->now_us,
+        .usec = monotonic_us() - w->now_us,
         .path = req && resp->status < 400 && w->env.url_path[0] ? w->env.url_path : NULL,
         .now_s = w->now_s,
     };
@@ -482,7 +486,7 @@ static bool conn_queue(struct conn *c, const struct request *req, struct respons
             r = &now; /* no memory to wait: logged now, as queued */
         access_rec_take(c, req, resp->status, body_bytes, r);
         if (r == &now)
-            access_rec_write(c, r, body_bytes);
+            access_rec_write(c, r, body_bytes, ev.usec);
         else
             c->seg_log = r;
     }
