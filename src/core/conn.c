@@ -130,7 +130,8 @@ static uint64_t monotonic_us(void)
 }
 
 /* n more bytes of the body segment left: counted as they go, so bytes_sent only grows
- * (a Prometheus counter) and never counts what a client that left did not take. */
+ * (a Prometheus counter) and never counts what a client that left did not take (over TLS
+ * without kTLS, up to one block early: what is read into out for SSL_write). */
 static void conn_seg_sent(struct conn *c, uint64_t n)
 {
     c->seg_left -= n;

@@ -458,24 +458,22 @@ bool auth_cookie_verify(const struct auth *a, struct slice value, time_t now)
     return CRYPTO_memcmp(expected, s.mac, MAC_B64_LEN) == 0;
 }
 
-/* Revokes the session of a valid cookie in memory: true when that changed the list (it
- * must be written). *found says whether value was a valid session at all. */
-static bool revoke_mark(struct auth *a, struct slice value, time_t now, bool *found)
+/* Revokes the session of a valid cookie in memory (to be written). False when value was no
+ * valid session. */
+static bool revoke_mark(struct auth *a, struct slice value, time_t now)
 {
     struct session s;
-    *found = auth_cookie_verify(a, value, now) && session_parse(value, &s);
-    return *found && revoked_mark(a->revoked, s.id, (time_t)s.expires, now);
+    if (!auth_cookie_verify(a, value, now) || !session_parse(value, &s))
+        return false;
+    revoked_mark(a->revoked, s.id, (time_t)s.expires, now);
+    return true;
 }
 
 int auth_revoke(struct auth *a, struct slice value, time_t now)
 {
-    bool found;
-    if (revoke_mark(a, value, now, &found)) {
-        int rc = revoked_save(a->revoked);
-        if (rc != 0)
-            return rc;
-    }
-    return found ? 1 : 0;
+    bool found = revoke_mark(a, value, now);
+    int rc = revoked_save(a->revoked);
+    return rc != 0 ? rc : found ? 1 : 0;
 }
 
 size_t auth_revoked_count(const struct auth *a)
@@ -1104,13 +1102,18 @@ static void put_revoked(void *revoked)
     revoked_put(revoked);
 }
 
-/* The answer to a logout: the cookie cleared, then the login form. */
-static int logout_done(struct env *env, struct response *resp)
+/* The answer to a logout: the cookie cleared, then the login form; or, when the logout
+ * could not be made durable, 503 (the browser forgets the cookie all the same, and a
+ * retry writes again). */
+static int logout_done(struct env *env, struct response *resp, bool is_durable)
 {
     response_headerf(resp, "Set-Cookie", "%s=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict%s",
                      cookie_name, env->is_tls ? "; Secure" : "");
     no_store(resp);
-    return redirect(resp, "/login");
+    if (is_durable)
+        return redirect(resp, "/login");
+    response_header(resp, "Retry-After", SLICE_LIT("1"));
+    return response_error(resp, 503);
 }
 
 int auth_logout(struct env *env, const struct request *req, struct response *resp)
@@ -1122,40 +1125,40 @@ int auth_logout(struct env *env, const struct request *req, struct response *res
         return forbidden(env, resp, false);
     /* The session ends on the server too: a copy of the cookie is refused from now on, by
      * every thread at once (in memory); the list is made durable on the store's thread,
-     * not this one (a rename and two fsyncs), and the answer waits for it. */
+     * not this one (a rename and two fsyncs), and the answer waits for it — also when an
+     * earlier logout of the same cookie (a double click, a retry) is still being written:
+     * store jobs run in order, so this one's write (or its no-op) comes after that one. */
     struct cookie_walk w = {.req = req};
     struct slice value;
-    bool ended = false, changed = false;
-    while (cookie_walk_next(&w, &value)) {
-        bool found;
-        changed |= revoke_mark(a, value, env->now, &found);
-        ended |= found;
-    }
+    bool ended = false;
+    while (cookie_walk_next(&w, &value))
+        ended |= revoke_mark(a, value, env->now);
     if (ended)
         log_info("auth: %s logged out from %s", a->cfg->admin.user, env->client_ip);
-    if (changed) {
-        struct store_job *job = env->store ? store_job_new(STORE_CALL) : NULL;
-        if (job) {
-            job->call = save_revoked;
-            job->call_arg = a->revoked;
-            revoked_get(a->revoked);
-            job->call_release = put_revoked;
-            job->inbox = env->inbox;
-            if (store_post(env->store, job) == 0) {
-                env->pending_job = job;
-                return 0;
-            }
-            store_job_free(job);
+    if (!revoked_unsaved(a->revoked))
+        return logout_done(env, resp, true);
+    if (!env->store) /* no store thread (unit tests): here, then */
+        return logout_done(env, resp, revoked_save(a->revoked) == 0);
+    struct store_job *job = store_job_new(STORE_CALL);
+    if (job) {
+        job->call = save_revoked;
+        job->call_arg = a->revoked;
+        revoked_get(a->revoked);
+        job->call_release = put_revoked;
+        job->inbox = env->inbox;
+        if (store_post(env->store, job) == 0) {
+            env->pending_job = job;
+            return 0;
         }
-        revoked_save(a->revoked); /* no store to hand it to: here, then */
+        store_job_free(job);
     }
-    return logout_done(env, resp);
+    /* The store's queue is full: never the write on this thread; the client may retry. */
+    return logout_done(env, resp, false);
 }
 
 int auth_logout_done(struct env *env, const struct request *req, struct response *resp,
                      struct store_job *job)
 {
     (void)req;
-    (void)job; /* a failed write was logged; the logout holds in memory */
-    return logout_done(env, resp);
+    return logout_done(env, resp, job->status == 0); /* a failure was logged by revoked_save */
 }

@@ -129,8 +129,9 @@ int forms_handle(struct env *env, const struct request *req, struct response *re
     if (target && !forms_same_origin(slice_str(target), req->known[HDR_HOST])) {
         /* Never a redirect to another site; the submission itself is kept and thanked.
          * Said at most once a second per thread: anyone can post such forms. */
+        static _Thread_local struct log_limit limit;
         uint64_t suppressed;
-        if (log_limit_allow(env->reject_limit, (uint64_t)env->now, &suppressed))
+        if (log_enabled(LOG_WARN) && log_limit_allow(&limit, (uint64_t)env->now, &suppressed))
             log_warn("%s: form %s: _redirect leaves the site, ignored (thanks.html instead)%s",
                      env->client_ip, name, suppressed ? " (and more not logged)" : "");
         cJSON_DeleteItemFromObjectCaseSensitive(env->form, "_redirect");

@@ -46,6 +46,8 @@ struct revoked {
     pthread_mutex_t lock;       /* epoch, n, entries */
     pthread_mutex_t write_lock; /* one writer of the file at a time; taken before lock */
     char epoch[REVOKED_EPOCH_LEN];
+    uint64_t marked_gen; /* raised by every change in memory */
+    uint64_t saved_gen;  /* the last change the file holds */
     size_t n;
     struct entry entries[REVOKED_MAX]; /* sorted by id */
     char dir[PATH_MAX];
@@ -306,11 +308,18 @@ static int save(struct revoked *r, bool create)
     size_t len = 0;
     lock(&r->lock);
     char *text = format(r, &len);
+    const uint64_t gen = r->marked_gen;
     unlock(&r->lock);
     if (!text)
         return -ENOMEM;
     int rc = replace_file(r, text, len, create);
     free(text);
+    if (rc == 0) {
+        lock(&r->lock);
+        if (gen > r->saved_gen)
+            r->saved_gen = gen;
+        unlock(&r->lock);
+    }
     return rc;
 }
 
@@ -418,6 +427,8 @@ bool revoked_mark(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expir
         r->entries[at].expires = (long long)expires;
         r->n++;
     }
+    if (overflow || !found)
+        r->marked_gen++;
     unlock(&r->lock);
     if (overflow)
         log_warn("auth: over %d sessions logged out within their lifetime: every session ends "
@@ -426,10 +437,19 @@ bool revoked_mark(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expir
     return overflow || !found;
 }
 
+bool revoked_unsaved(struct revoked *r)
+{
+    lock(&r->lock);
+    bool unsaved = r->saved_gen < r->marked_gen;
+    unlock(&r->lock);
+    return unsaved;
+}
+
 int revoked_save(struct revoked *r)
 {
     lock(&r->write_lock);
-    int rc = save(r, false);
+    /* Queued logouts share one write: what an earlier save wrote covers them. */
+    int rc = revoked_unsaved(r) ? save(r, false) : 0;
     unlock(&r->write_lock);
     if (rc != 0)
         log_error("auth: %s: cannot write: %s: the logout holds until mica stops", r->path,
@@ -439,7 +459,8 @@ int revoked_save(struct revoked *r)
 
 int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now)
 {
-    return revoked_mark(r, id, expires, now) ? revoked_save(r) : 0;
+    revoked_mark(r, id, expires, now);
+    return revoked_save(r);
 }
 
 size_t revoked_count(struct revoked *r)

@@ -66,12 +66,15 @@ bool revoked_check(struct revoked *r, const char id[REVOKED_ID_LEN], char epoch[
  */
 bool revoked_mark(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now);
 
-/* Rewrites the file from memory (blocking: a temporary file, fsync, rename). 0 once it is
- * durable, or -errno when it could not be written (logged; what was marked holds in
- * memory until the process ends). */
+/* Whether a change in memory is not in the file yet (a write failed, or is still to come). */
+bool revoked_unsaved(struct revoked *r);
+
+/* Rewrites the file from memory when something is unsaved (blocking: a temporary file,
+ * fsync, rename). 0 once everything marked before the call is durable, or -errno when it
+ * could not be written (logged; what was marked holds in memory until the process ends). */
 int revoked_save(struct revoked *r);
 
-/* revoked_mark, then revoked_save when something changed. */
+/* revoked_mark, then revoked_save. */
 int revoked_add(struct revoked *r, const char id[REVOKED_ID_LEN], time_t expires, time_t now);
 
 /* How many ids are remembered (for tests). */

@@ -105,7 +105,7 @@ int static_not_found(struct env *env, struct response *resp)
     struct stat st;
     const char *name = env->cfg->not_found_page;
     int fd = name ? path_open(env->root_fd, name, O_NONBLOCK, &st) : -ENOENT;
-    resp->is_negotiated = false; /* serve() may have negotiated for the file that failed */
+    response_forget_representation(resp); /* serve() may have described the file that failed */
     if (fd >= 0 && S_ISREG(st.st_mode)) {
         const char *type = mime_for_path(slice_str(name))->type;
         struct slice page;

@@ -209,19 +209,23 @@ static const struct error_bodies *error_bodies_for(int status)
     return &error_bodies[n - 1];
 }
 
-/* The error body for status (HTML or JSON). What a handler said of the representation it
- * meant to send (its coding, validators) is not true of this body and goes; any
- * negotiation was for that body too. */
-static int set_error(struct response *r, int status, bool json)
+/* The error body for status (HTML or JSON), in place of the representation the handler
+ * meant to send. */
+void response_forget_representation(struct response *r)
 {
     response_remove_header(r, "Content-Encoding");
     response_remove_header(r, "ETag");
     response_remove_header(r, "Last-Modified");
+    r->is_negotiated = false;
+}
+
+static int set_error(struct response *r, int status, bool json)
+{
+    response_forget_representation(r);
     const struct error_bodies *e = error_bodies_for(status);
     r->status = e->status;
     response_set_body(r, json ? "application/json" : "text/html; charset=utf-8",
                       json ? e->json : e->html);
-    r->is_negotiated = false;
     return e->status;
 }
 

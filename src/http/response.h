@@ -50,6 +50,10 @@ bool response_headerf(struct response *r, const char *name, const char *fmt, ...
  * r->headers; {NULL, 0} when there is none. Valid until the headers change. */
 struct slice response_find_header(const struct response *r, const char *name);
 
+/* What a handler said of the representation it meant to send (Content-Encoding, ETag,
+ * Last-Modified, the negotiation) goes: another body (an error page) takes its place. */
+void response_forget_representation(struct response *r);
+
 /* Removes every extra header `name` (case-insensitive). */
 void response_remove_header(struct response *r, const char *name);
 

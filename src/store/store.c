@@ -412,14 +412,25 @@ static void run_batch(struct store *s, struct store_job *batch)
         if (job->kind == STORE_QUERY)
             run_query(s, job);
     pthread_mutex_unlock(&s->db_lock);
-    for (struct store_job *job = batch; job; job = job->next)
-        if (job->kind == STORE_CALL) {
-            job->status = job->call ? job->call(job->call_arg) : -EINVAL;
-            if (job->status != 0)
-                snprintf(job->error, sizeof(job->error), "%s", strerror(-job->status));
-        }
+    /* The database's answers go back first: a call (a file write and its fsyncs) must not
+     * hold them. Then the calls, in the order they came, each answered when done. */
+    struct store_job *calls = NULL, **tail = &calls;
     for (struct store_job *job = batch; job;) {
         struct store_job *next = job->next;
+        if (job->kind == STORE_CALL) {
+            *tail = job;
+            tail = &job->next;
+        } else {
+            inbox_push(job->inbox, job);
+        }
+        job = next;
+    }
+    *tail = NULL;
+    for (struct store_job *job = calls; job;) {
+        struct store_job *next = job->next;
+        job->status = job->call ? job->call(job->call_arg) : -EINVAL;
+        if (job->status != 0)
+            snprintf(job->error, sizeof(job->error), "%s", strerror(-job->status));
         inbox_push(job->inbox, job);
         job = next;
     }

@@ -600,6 +600,40 @@ static void test_old_cookie_refused(void **state)
     assert_false(auth_cookie_verify(k->a, slice_make(cookie, (size_t)n), time(NULL)));
 }
 
+/* What is marked but not yet written is known (a logout's answer waits for its write, also
+ * when an earlier logout of the same session marked it); a failed write stays unsaved so a
+ * retry writes again. */
+static void test_revoked_unsaved(void **state)
+{
+    (void)state;
+    struct fixture f;
+    fixture_init(&f, "admin", password_hash_a);
+    char sub[128];
+    snprintf(sub, sizeof(sub), "%s/sub", f.dir);
+    assert_int_equal(mkdir(sub, 0700), 0);
+    assert_int_equal(mkdir(f.data_dir, 0700), 0);
+    char err[256];
+    const time_t now = time(NULL);
+    struct revoked *r = revoked_open(f.data_dir, now, err);
+    assert_non_null(r);
+    assert_false(revoked_unsaved(r));
+    const char id1[REVOKED_ID_LEN + 1] = "AAAAAAAAAAAAAAAAAAAAAA";
+    const char id2[REVOKED_ID_LEN + 1] = "BBBBBBBBBBBBBBBBBBBBBB";
+    assert_true(revoked_mark(r, id1, now + 60, now));
+    assert_true(revoked_unsaved(r));
+    assert_false(revoked_mark(r, id1, now + 60, now)); /* again: no change … */
+    assert_true(revoked_unsaved(r));                    /* … but still to be written */
+    assert_int_equal(revoked_save(r), 0);
+    assert_false(revoked_unsaved(r));
+    assert_int_equal(revoked_save(r), 0); /* nothing to do */
+    /* A write that fails (its folder is gone) leaves the change unsaved. */
+    assert_true(revoked_mark(r, id2, now + 60, now));
+    fixture_done(&f);
+    assert_true(revoked_save(r) < 0);
+    assert_true(revoked_unsaved(r));
+    revoked_put(r);
+}
+
 static void test_revoked_pruned(void **state)
 {
     struct keyed *k = *state;
@@ -1632,6 +1666,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_old_cookie_refused, keyed_setup, keyed_teardown),
         cmocka_unit_test_setup_teardown(test_revoked_pruned, keyed_setup, keyed_teardown),
         cmocka_unit_test(test_revoked_persist),
+        cmocka_unit_test(test_revoked_unsaved),
         cmocka_unit_test(test_revoked_file_bad),
         cmocka_unit_test(test_revoked_bound),
         cmocka_unit_test_setup_teardown(test_cookie_find, guard_setup, guard_teardown),
