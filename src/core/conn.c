@@ -33,6 +33,7 @@
 #include "core/worker.h"
 #include "handlers/router.h"
 #include "store/store.h"
+#include "util/io.h"
 
 enum {
     BATCH_BYTES = 64 * 1024, /* stop answering pipelined requests past this much output */
@@ -323,21 +324,8 @@ void conn_peer_text(const struct conn *c, char *out)
 /* Reads a small file body straight into the output buffer, so it leaves with the head. */
 static bool conn_read_file(struct conn *c, const struct response *resp)
 {
-    size_t len = (size_t)resp->body_length;
-    if (!buf_reserve(&c->out, len))
-        return false;
-    size_t got = 0;
-    while (got < len) {
-        ssize_t n = pread(resp->file_fd, c->out.data + c->out.len + got, len - got,
-                          (off_t)(resp->file_offset + got));
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false; /* shrank or failed under us: no consistent body to send */
-        got += (size_t)n;
-    }
-    c->out.len += len;
-    return true;
+    /* False when it shrank or failed under us: no consistent body to send. */
+    return io_pread_append(&c->out, resp->file_fd, resp->file_offset, (size_t)resp->body_length);
 }
 
 /* A header value for the log, escaped; "-" when absent. */

@@ -391,6 +391,16 @@ static void server_free(struct server *s)
     site_free(atomic_load(&s->site));
 }
 
+/* The user `name` from the password database, or NULL with err saying why. */
+static struct passwd *find_user(const char *name, char err[256])
+{
+    errno = 0;
+    struct passwd *pw = getpwnam(name);
+    if (!pw)
+        snprintf(err, 256, "user \"%.64s\": %s", name, errno ? strerror(errno) : "no such user");
+    return pw;
+}
+
 /*
  * `user`: become that user (its group and supplementary groups too) after binding. As
  * root without it, mica serves but says so in error.log: a server should not run as root.
@@ -402,13 +412,9 @@ static int drop_privileges(const struct config *cfg, char err[256])
             log_warn("running as root: set \"user\" (--user) to drop privileges after binding");
         return 0;
     }
-    errno = 0;
-    struct passwd *pw = getpwnam(cfg->user);
-    if (!pw) {
-        snprintf(err, 256, "user \"%.64s\": %s", cfg->user,
-                 errno ? strerror(errno) : "no such user");
+    struct passwd *pw = find_user(cfg->user, err);
+    if (!pw)
         return -1;
-    }
     if (geteuid() != 0) {
         if (geteuid() == pw->pw_uid)
             return 0; /* already that user */
@@ -632,13 +638,8 @@ int server_check(const struct config *cfg, char err[256])
     }
     const struct passwd *as = NULL; /* who writes data_dir: mica drops root before it */
     if (cfg->user) {
-        errno = 0;
-        as = getpwnam(cfg->user);
-        if (!as) {
-            snprintf(err, 256, "user \"%.64s\": %s", cfg->user,
-                     errno ? strerror(errno) : "no such user");
+        if (!(as = find_user(cfg->user, err)))
             return -1;
-        }
         if (geteuid() != 0)
             as = NULL; /* not root: mica runs as itself (or refuses), checked as itself */
     }

@@ -85,10 +85,18 @@ static int norm_byte(struct norm *n, unsigned char c)
     return norm_put(n, (char)c);
 }
 
+/* Whether a dot name may be served: RFC 8615 reserves exactly one, and only at the top of
+ * the root, "/.well-known/" (ACME challenges). Every other dotfile (.git, .env,
+ * .htpasswd) is never served (SPEC §4). */
+static bool dot_name_allowed(const char *name, size_t len, bool is_top)
+{
+    static const char well_known[] = ".well-known";
+    return is_top && len == sizeof(well_known) - 1 && memcmp(name, well_known, len) == 0;
+}
+
 /* Judges the segment just ended by a '/' or the end of the path. */
 static int norm_segment_end(struct norm *n)
 {
-    static const char well_known[] = ".well-known";
     int status = 0;
 
     n->was_dot = !n->is_written && n->dots > 0;
@@ -99,14 +107,9 @@ static int norm_segment_end(struct norm *n)
             return 400;
         const char *slash = memrchr(n->out, '/', n->len);
         n->len = slash ? (size_t)(slash - n->out) : 0;
-    } else if (n->is_written && n->out[n->name_at] == '.') {
-        /* Dotfiles (.git, .env, .htpasswd) are never served (SPEC §4). RFC 8615 reserves
-         * exactly one dot name, and only at the top: "/.well-known/" (ACME challenges). */
-        const size_t name_len = n->len - n->name_at;
-        const bool is_well_known = n->name_at == 0 && name_len == sizeof(well_known) - 1 &&
-                                   memcmp(n->out, well_known, name_len) == 0;
-        if (!is_well_known)
-            status = 404;
+    } else if (n->is_written && n->out[n->name_at] == '.' &&
+               !dot_name_allowed(n->out + n->name_at, n->len - n->name_at, n->name_at == 0)) {
+        status = 404;
     }
     n->dots = 0;
     n->is_written = false;
@@ -261,17 +264,15 @@ static bool is_beneath(const char *root, const char *inner)
            (inner[root_len] == '/' || inner[root_len] == '\0');
 }
 
-/* Whether the part of `inner` below `root` has a dot name (a symlink led to a dotfile or
- * into a dot folder); the one allowed is a top-level ".well-known", as in path_normalize. */
+/* Whether the part of `inner` below `root` has a dot name that may not be served (a
+ * symlink led to a dotfile or into a dot folder). */
 static bool has_dot_name(const char *root, const char *inner)
 {
-    static const char well_known[] = ".well-known";
     const char *p = inner + (strcmp(root, "/") == 0 ? 0 : strlen(root));
     for (bool top = true; *p == '/'; top = false) {
         const char *name = p + 1;
         p = strchrnul(name, '/');
-        if (name[0] == '.' && !(top && (size_t)(p - name) == sizeof(well_known) - 1 &&
-                                memcmp(name, well_known, sizeof(well_known) - 1) == 0))
+        if (name[0] == '.' && !dot_name_allowed(name, (size_t)(p - name), top))
             return true;
     }
     return false;

@@ -29,6 +29,7 @@
 #include "http/date.h"
 #include "http/encoding.h"
 #include "http/mime.h"
+#include "util/io.h"
 
 enum {
     MULTIPART_MAX_BYTES = 8 << 20, /* several ranges are built in memory up to this */
@@ -84,18 +85,8 @@ static bool read_not_found_page(struct env *env, int fd, size_t size, struct sli
 {
     struct buf *b = env->scratch;
     size_t mark = b->len;
-    if (!buf_reserve(b, size))
-        return false;
-    size_t got = 0;
-    while (got < size) {
-        ssize_t n = pread(fd, b->data + mark + got, size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false; /* an error, or the file shrank: sent from the file instead */
-        got += (size_t)n;
-    }
-    b->len = mark + size;
+    if (!io_pread_append(b, fd, 0, size))
+        return false; /* an error, or the file shrank: sent from the file instead */
     *out = slice_make(b->data + mark, size);
     return true;
 }
@@ -203,13 +194,14 @@ static int resolve(struct env *env, const struct request *req, struct response *
             fd = open_index(env, ".", (char *const[]){cfg->default_page}, 1, st, path);
         if (fd < 0 && cfg->directory_listing) {
             int dir_fd = path_open(env->root_fd, env->rel, O_DIRECTORY | O_NONBLOCK, st);
+            const int failed = dir_fd >= 0 ? 0 : open_failure_status(dir_fd);
             if (dir_fd >= 0) {
                 listing_handle(env, req, resp, dir_fd);
                 close(dir_fd);
-            } else if (open_failure_status(dir_fd) == 404) {
+            } else if (failed == 404) {
                 static_not_found(env, resp); /* gone (or swapped) since the first open */
             } else {
-                response_error(resp, open_failure_status(dir_fd));
+                response_error(resp, failed);
             }
         } else if (fd < 0 && is_root) {
             static_not_found(env, resp); /* SPEC: "/" without index, default or listing */
@@ -320,23 +312,18 @@ static struct slice variant_etag(struct slice etag, enum encoding e, char *out, 
     return slice_make(out, n > 0 && (size_t)n < cap ? (size_t)n : 0);
 }
 
+/* Whether st is still the file variant v was made from (same size and mtime). */
+static bool variant_is(const struct cache_variant *v, const struct stat *st)
+{
+    return v->size == (uint64_t)st->st_size && v->file_mtime.tv_sec == st->st_mtim.tv_sec &&
+           v->file_mtime.tv_nsec == st->st_mtim.tv_nsec;
+}
+
 /* The whole content of rep's open file into a new heap buffer; false if it could not. */
 static bool read_whole(const struct rep *rep, struct buf *out)
 {
     buf_init(out, NULL, 0, 0);
-    if (rep->fd < 0 || !buf_reserve(out, rep->size))
-        return false;
-    uint64_t got = 0;
-    while (got < rep->size) {
-        ssize_t n = pread(rep->fd, out->data + got, rep->size - got, (off_t)got);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n <= 0)
-            return false;
-        got += (uint64_t)n;
-    }
-    out->len = rep->size;
-    return true;
+    return rep->fd >= 0 && io_pread_append(out, rep->fd, 0, (size_t)rep->size);
 }
 
 /* Compresses src[0..len) into out; true when that made it smaller (else it is useless). */
@@ -484,8 +471,7 @@ static void choose_encoding(struct env *env, const struct request *req, struct r
     }
     struct stat st;
     int fd = path_open(env->root_fd, v->file.ptr, O_NONBLOCK, &st);
-    if (fd >= 0 && (uint64_t)st.st_size == v->size && st.st_mtim.tv_sec == v->file_mtime.tv_sec &&
-        st.st_mtim.tv_nsec == v->file_mtime.tv_nsec) {
+    if (fd >= 0 && variant_is(v, &st)) {
         use_encoding(resp, rep, enc, v->etag, NULL, fd, v->size);
         return;
     }
@@ -553,8 +539,7 @@ static bool precompressed_unchanged(struct env *env, struct cache_entry *e, cons
             continue;
         }
         close(fd);
-        if (!had || v->size != (uint64_t)st.st_size || v->file_mtime.tv_sec != st.st_mtim.tv_sec ||
-            v->file_mtime.tv_nsec != st.st_mtim.tv_nsec)
+        if (!had || !variant_is(v, &st))
             return false;
     }
     return true;
